@@ -1,0 +1,62 @@
+# nic — convenience wrapper around CMake. `make help` lists the targets.
+BUILD       ?= build
+BUILD_ASAN  ?= build-asan
+BUILD_FUZZ  ?= build-fuzz
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX      ?= /usr/local
+CMAKE_FLAGS ?=
+# Sample used by `make demo` (any PNG/JPEG/PPM works).
+DEMO_IMAGE  ?= ../shared/data/kodak/kodim23.png
+
+.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench
+
+all: build
+
+help:
+	@echo "make deps           install the Debian packages nic needs (idempotent)"
+	@echo "make                build libnic (static + shared) and the nic tool into $(BUILD)/"
+	@echo "make test           build and run all tests (CTest)"
+	@echo "make test-sanitize  the same tests in an ASan+UBSan build ($(BUILD_ASAN)/)"
+	@echo "make demo           deps + build + run nic on a sample image"
+	@echo "make bench          build and run the benchmark programs"
+	@echo "make fuzz           build the libFuzzer targets with clang and run each briefly"
+	@echo "make install        install into PREFIX=$(PREFIX)"
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+
+configure: $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-sanitize:
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DNIC_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
+
+check: test test-sanitize
+
+deps:
+	sh scripts/install-deps.sh
+
+demo: deps build
+	sh scripts/demo.sh $(BUILD)/nic $(DEMO_IMAGE)
+
+bench: build
+	sh scripts/bench.sh $(BUILD)
+
+fuzz:
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIC_FUZZ=ON -DNIC_SANITIZE=ON -DNIC_BUILD_TESTS=OFF
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	sh scripts/run-fuzzers.sh $(BUILD_FUZZ) $${FUZZ_SECONDS:-30}
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

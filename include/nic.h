@@ -1,0 +1,183 @@
+/*
+ * nic — a learned image codec for tiny data budgets.
+ *
+ * Public API of libnic. Everything declared here is stable within a major
+ * version; everything under src/ is private.
+ *
+ * Conventions
+ *  - Every fallible call returns a nic_status. NIC_OK (0) is success; any
+ *    other value is an error whose message, with context (file, offset,
+ *    expected vs found), is kept in the nic_context and read with
+ *    nic_context_error().
+ *  - The library never prints and never exits. Warnings (for example, an
+ *    alpha channel that is not coded) go to the context's log callback.
+ *  - There is no global mutable state: all state lives in a nic_context.
+ *    Two threads may use two contexts at once; one context is not
+ *    thread-safe.
+ */
+#ifndef NIC_H
+#define NIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(NIC_BUILDING_LIBRARY) && defined(__GNUC__)
+#define NIC_API __attribute__((visibility("default")))
+#else
+#define NIC_API
+#endif
+
+#define NIC_VERSION_MAJOR 0
+#define NIC_VERSION_MINOR 1
+#define NIC_VERSION_PATCH 0
+#define NIC_VERSION_STRING "0.1.0"
+
+/* Version of the library actually linked, as (major << 16) | (minor << 8) | patch. */
+NIC_API int nic_version(void);
+NIC_API const char *nic_version_string(void);
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum nic_status {
+    NIC_OK = 0,
+    NIC_ERR_INVALID_ARGUMENT = 1, /* the caller passed something unusable */
+    NIC_ERR_IO = 2,               /* open/read/write failed (errno text in message) */
+    NIC_ERR_FORMAT = 3,           /* input data is malformed or truncated */
+    NIC_ERR_UNSUPPORTED = 4,      /* well-formed input that nic does not handle */
+    NIC_ERR_LIMIT = 5,            /* input exceeds a configured limit (e.g. pixels) */
+    NIC_ERR_NOMEM = 6,            /* allocation failed */
+    NIC_ERR_MISMATCH = 7,         /* inputs do not fit together (e.g. sizes differ) */
+    NIC_ERR_CORRUPT = 8,          /* integrity check failed (checksum) */
+    NIC_ERR_INTERNAL = 9          /* a bug in nic: please report */
+} nic_status;
+
+/* Short stable name of a status, e.g. "format". Never NULL. */
+NIC_API const char *nic_status_name(nic_status status);
+
+/* ------------------------------------------------------------------ */
+/* Context                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct nic_context nic_context;
+
+typedef enum nic_log_level {
+    NIC_LOG_DEBUG = 0,
+    NIC_LOG_INFO = 1,
+    NIC_LOG_WARNING = 2
+} nic_log_level;
+
+typedef void (*nic_log_fn)(void *user, nic_log_level level, const char *message);
+
+/* Returns NULL only when memory is exhausted. */
+NIC_API nic_context *nic_context_create(void);
+NIC_API void nic_context_destroy(nic_context *ctx);
+
+/* Message of the last error recorded in ctx ("" when none). Valid until the
+ * next call that uses ctx. */
+NIC_API const char *nic_context_error(const nic_context *ctx);
+NIC_API nic_status nic_context_status(const nic_context *ctx);
+NIC_API void nic_context_clear_error(nic_context *ctx);
+
+/* Receives warnings and informational messages; NULL discards them. */
+NIC_API void nic_context_set_log(nic_context *ctx, nic_log_fn fn, void *user);
+
+/* Largest image accepted by readers, in pixels (default 2^27, about 134 MP)
+ * and per side (default 65535). Checked before any pixel buffer is
+ * allocated, so absurd headers fail fast. */
+NIC_API void nic_context_set_max_pixels(nic_context *ctx, uint64_t max_pixels);
+NIC_API void nic_context_set_max_dimension(nic_context *ctx, uint32_t max_side);
+
+/* ------------------------------------------------------------------ */
+/* Images                                                              */
+/* ------------------------------------------------------------------ */
+
+/* An 8-bit interleaved image, rows top to bottom, no padding between rows.
+ * channels is 1 (gray) or 3 (RGB). Alpha is never stored: readers drop it
+ * and say so through the log callback. */
+typedef struct nic_image {
+    uint32_t width;
+    uint32_t height;
+    uint32_t channels;
+    uint8_t *data; /* width * height * channels bytes */
+} nic_image;
+
+typedef enum nic_image_format {
+    NIC_FORMAT_UNKNOWN = 0,
+    NIC_FORMAT_PNG,
+    NIC_FORMAT_JPEG,
+    NIC_FORMAT_PNM, /* PPM (P3/P6) or PGM (P2/P5) */
+    NIC_FORMAT_NIC
+} nic_image_format;
+
+/* What a reader found in the source file, beyond the pixels. */
+typedef struct nic_image_info {
+    nic_image_format format;
+    uint32_t source_bit_depth; /* 1..16 */
+    uint32_t source_channels;  /* before alpha was dropped / CMYK converted */
+    int had_alpha;             /* an alpha channel was present and dropped */
+    int orientation;           /* EXIF orientation found (1..8), already applied */
+} nic_image_info;
+
+/* Allocates width*height*channels bytes (zeroed). */
+NIC_API nic_status nic_image_alloc(nic_context *ctx, nic_image *img, uint32_t width,
+                                   uint32_t height, uint32_t channels);
+NIC_API void nic_image_free(nic_image *img);
+
+/* Detects the format from the first bytes (not the name). */
+NIC_API nic_image_format nic_image_detect_format(const void *data, size_t size);
+NIC_API const char *nic_image_format_name(nic_image_format format);
+
+/* Reads PNG, JPEG, PPM or PGM. 16-bit samples are rounded to 8 bits; JPEG
+ * EXIF orientation is applied so the picture is upright. info may be NULL. */
+NIC_API nic_status nic_image_read_file(nic_context *ctx, const char *path, nic_image *img,
+                                       nic_image_info *info);
+/* Same, from memory; name is used in error messages (may be NULL). */
+NIC_API nic_status nic_image_read_memory(nic_context *ctx, const void *data, size_t size,
+                                         const char *name, nic_image *img,
+                                         nic_image_info *info);
+
+/* Writes by the path's extension: .png, .ppm/.pgm/.pnm, .jpg/.jpeg. */
+NIC_API nic_status nic_image_write_file(nic_context *ctx, const char *path,
+                                        const nic_image *img);
+NIC_API nic_status nic_image_write_png(nic_context *ctx, const char *path, const nic_image *img);
+NIC_API nic_status nic_image_write_pnm(nic_context *ctx, const char *path, const nic_image *img);
+/* quality 1..100 (libjpeg scale), Huffman tables optimized. */
+NIC_API nic_status nic_image_write_jpeg(nic_context *ctx, const char *path, const nic_image *img,
+                                        int quality);
+/* PNG into a malloc'ed buffer (free with free()). */
+NIC_API nic_status nic_image_encode_png(nic_context *ctx, const nic_image *img, uint8_t **out,
+                                        size_t *out_size);
+
+/* ------------------------------------------------------------------ */
+/* Quality metrics (see docs/METRICS.md for exact definitions)         */
+/* ------------------------------------------------------------------ */
+
+typedef struct nic_quality {
+    double psnr_rgb;  /* dB over all channels, peak 255; INFINITY when identical */
+    double psnr_luma; /* dB on Y = 0.299 R + 0.587 G + 0.114 B (float) */
+    double ssim;      /* luma, Gaussian window 11 taps sigma 1.5 (Wang et al. 2004);
+                         NAN when a side is under 11 pixels */
+    double ms_ssim;   /* luma, 5 scales, Wang et al. 2003 weights; NAN when a side is
+                         under 176 pixels (the coarsest scale needs 11) */
+} nic_quality;
+
+/* Both images must have the same width and height. A gray image compared with
+ * an RGB one is treated as R = G = B. */
+NIC_API nic_status nic_compare(nic_context *ctx, const nic_image *a, const nic_image *b,
+                               nic_quality *out);
+
+/* Bits per pixel of a file of `bytes` bytes for a width x height image;
+ * NAN when width or height is 0. */
+NIC_API double nic_bits_per_pixel(uint64_t bytes, uint32_t width, uint32_t height);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NIC_H */
