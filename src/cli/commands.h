@@ -1,0 +1,12 @@
+/* Entry points of the CLI commands, one cmd_*.c file each. */
+#ifndef NIC_CLI_COMMANDS_H
+#define NIC_CLI_COMMANDS_H
+
+#include <stdio.h>
+
+int cmd_compare(int argc, char **argv);
+void help_compare(FILE *out);
+int cmd_convert(int argc, char **argv);
+void help_convert(FILE *out);
+
+#endif
