@@ -18,6 +18,8 @@ for q in 5 10 25 50; do
     "$NIC" convert --quiet -q "$q" "$IMAGE" "$f"
     "$NIC" compare --json --size-of "$f" "$IMAGE" "$f" | awk -v name="JPEG q=$q (libjpeg)" '
         function field(k,   m) { if (match($0, "\"" k "\": [^,}]*")) { m = substr($0, RSTART, RLENGTH); sub(/.*: /, "", m); return m } return "?" }
-        { printf "%-22s %9s %8.4f %9.2f %8.4f %9.4f\n", name, field("bytes"), field("bpp"), field("psnr_rgb"), field("ssim"), field("ms_ssim") }'
+        function num(v, fmt) { return v == "null" ? "n/a" : sprintf(fmt, v) }
+        { printf "%-22s %9s %8s %9s %8s %9s\n", name, field("bytes"), num(field("bpp"), "%.4f"),
+                 num(field("psnr_rgb"), "%.2f"), num(field("ssim"), "%.4f"), num(field("ms_ssim"), "%.4f") }'
 done
 echo "demo: outputs in $OUT/"
