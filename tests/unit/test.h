@@ -66,6 +66,19 @@ static inline const char *test_fixtures_dir(int argc, char **argv)
     return env ? env : "tests/fixtures";
 }
 
+/* The shared data sets (Kodak, BSDS500, MNIST): $NIC_DATA, else ../shared/data beside
+ * the checkout, found from the fixtures folder (<repo>/tests/fixtures). Tests that
+ * use it skip those checks, saying so, when it is absent. */
+static inline const char *test_data_dir(const char *fixtures)
+{
+    static char buf[4096];
+    const char *env = getenv("NIC_DATA");
+    if (env)
+        return env;
+    snprintf(buf, sizeof(buf), "%s/../../../shared/data", fixtures);
+    return buf;
+}
+
 /* Directory for scratch files ($NIC_TMP or /tmp). */
 static inline const char *test_tmp_dir(void)
 {
