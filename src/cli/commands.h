@@ -9,4 +9,7 @@ void help_compare(FILE *out);
 int cmd_convert(int argc, char **argv);
 void help_convert(FILE *out);
 
+int cmd_train(int argc, char **argv);
+void help_train(FILE *out);
+
 #endif

@@ -10,6 +10,7 @@
 
 static const cli_command commands[] = {
     {"compare", "print PSNR, SSIM and MS-SSIM of two images", cmd_compare, help_compare},
+    {"train", "train a model on a folder of images (resumable)", cmd_train, help_train},
     {"convert", "convert between PNG, JPEG, PPM/PGM (e.g. to make a JPEG baseline)", cmd_convert,
      help_convert},
 };

@@ -1,0 +1,459 @@
+/*
+ * nic train: trains a model on a folder of images, resumably.
+ *
+ * A run lives in one folder: checkpoint.safetensors (weights, Adam moments,
+ * step, RNG state, configuration; rewritten atomically), train.csv and
+ * val.csv (one row per log / validation), and model.safetensors (weights
+ * only, what models/ ships). Running the same command again resumes.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "data/image_set.h"
+#include "models/hyper.h"
+#include "nn/checkpoint.h"
+#include "nn/optim.h"
+#include "nn/safetensors.h"
+
+#define DEFAULT_DATA "../shared/data/bsds500/train:../shared/data/bsds500/test"
+#define DEFAULT_VAL "../shared/data/bsds500/val"
+
+typedef struct train_options {
+    const char *model, *data, *val, *out, *init;
+    long steps, batch, crop, seed, log_every, ckpt_every, val_every, val_count;
+    double lr, lr_min, clip, time_limit_min;
+    long n, m, nz;
+} train_options;
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+void help_train(FILE *out)
+{
+    fprintf(out,
+            "Usage: nic train [options]\n"
+            "\n"
+            "Trains a model on random crops of a folder of images (rate + lambda * MSE,\n"
+            "lambda drawn per crop over the model's whole range). Resumable: the run\n"
+            "folder keeps checkpoint.safetensors; running the same command again goes\n"
+            "on from it. Ctrl-C (or SIGTERM) saves a checkpoint before exiting.\n"
+            "\n"
+            "Options:\n"
+            "  --model <name> ....... model to train: hyper (default=hyper)\n"
+            "  --data <dirs> ........ ':'-separated folders/files of training images\n"
+            "                         (default=" DEFAULT_DATA ")\n"
+            "  --val <dirs> ......... validation images (default=" DEFAULT_VAL ")\n"
+            "  --out <dir> .......... run folder (default=runs/<model>)\n"
+            "  --init <file> ........ start a new run from these weights (e.g. a shipped\n"
+            "                         model) instead of random ones\n"
+            "  --steps <int> ........ total optimizer steps (default=100000)\n"
+            "  --batch <int> ........ crops per step (default=8)\n"
+            "  --crop <int> ......... crop side, a multiple of 64 (default=128)\n"
+            "  --lr <float> ......... peak learning rate (default=1e-4)\n"
+            "  --lr-min <float> ..... final learning rate of the cosine schedule (default=1e-5)\n"
+            "  --clip <float> ....... gradient-norm clipping (default=1.0)\n"
+            "  --channels N,M,NZ .... transform, latent and hyper-latent channels\n"
+            "                         (default=96,128,64; fixed once a run has started)\n"
+            "  --seed <int> ......... random seed (default=1)\n"
+            "  --log-every <int> .... steps between progress lines (default=50)\n"
+            "  --checkpoint-every <int> steps between checkpoints (default=500)\n"
+            "  --val-every <int> .... steps between validations (default=2000)\n"
+            "  --val-count <int> .... validation crops (default=16)\n"
+            "  --time-limit <min> ... stop (with a checkpoint) after this many minutes\n"
+            "                         (default=0, none)\n"
+            "  -h, --help ........... this help\n");
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int parse_options(int argc, char **argv, train_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->model = "hyper";
+    o->data = DEFAULT_DATA;
+    o->val = DEFAULT_VAL;
+    o->steps = 100000;
+    o->batch = 8;
+    o->crop = 128;
+    o->lr = 1e-4;
+    o->lr_min = 1e-5;
+    o->clip = 1.0;
+    o->seed = 1;
+    o->log_every = 50;
+    o->ckpt_every = 500;
+    o->val_every = 2000;
+    o->val_count = 16;
+    nic_hyper_config def;
+    nic_hyper_config_default(&def);
+    o->n = def.n;
+    o->m = def.m;
+    o->nz = def.nz;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define INT_OPT(flag, field, lo, hi)                                                   \
+    if (strcmp(a, flag) == 0) {                                                        \
+        if (!cli_parse_int(v, lo, hi, &o->field))                                      \
+            return cli_usage_error("train", "%s needs an integer in %ld..%ld", flag,   \
+                                   (long)(lo), (long)(hi));                            \
+        i++;                                                                           \
+        continue;                                                                      \
+    }
+#define DBL_OPT(flag, field, lo, hi)                                                   \
+    if (strcmp(a, flag) == 0) {                                                        \
+        if (!cli_parse_double(v, lo, hi, &o->field))                                   \
+            return cli_usage_error("train", "%s needs a number in %g..%g", flag,       \
+                                   (double)(lo), (double)(hi));                        \
+        i++;                                                                           \
+        continue;                                                                      \
+    }
+#define STR_OPT(flag, field)                                                           \
+    if (strcmp(a, flag) == 0) {                                                        \
+        if (!v)                                                                        \
+            return cli_usage_error("train", "%s needs a value", flag);                 \
+        o->field = v;                                                                  \
+        i++;                                                                           \
+        continue;                                                                      \
+    }
+        STR_OPT("--model", model)
+        STR_OPT("--data", data)
+        STR_OPT("--val", val)
+        STR_OPT("--out", out)
+        STR_OPT("--init", init)
+        INT_OPT("--steps", steps, 1, 100000000)
+        INT_OPT("--batch", batch, 1, 1024)
+        INT_OPT("--crop", crop, 64, 4096)
+        INT_OPT("--seed", seed, 0, 0x7fffffff)
+        INT_OPT("--log-every", log_every, 1, 1000000)
+        INT_OPT("--checkpoint-every", ckpt_every, 1, 100000000)
+        INT_OPT("--val-every", val_every, 1, 100000000)
+        INT_OPT("--val-count", val_count, 0, 10000)
+        DBL_OPT("--lr", lr, 1e-8, 1.0)
+        DBL_OPT("--lr-min", lr_min, 0.0, 1.0)
+        DBL_OPT("--clip", clip, 0.0, 1e9)
+        DBL_OPT("--time-limit", time_limit_min, 0.0, 1e7)
+#undef INT_OPT
+#undef DBL_OPT
+#undef STR_OPT
+        if (strcmp(a, "--channels") == 0) {
+            if (!v || sscanf(v, "%ld,%ld,%ld", &o->n, &o->m, &o->nz) != 3 || o->n < 1 ||
+                o->m < 1 || o->nz < 1 || o->n > 1024 || o->m > 1024 || o->nz > 1024)
+                return cli_usage_error("train", "--channels needs N,M,NZ (e.g. 96,128,64)");
+            i++;
+            continue;
+        }
+        return cli_usage_error("train", "unknown option '%s'", a);
+    }
+    if (strcmp(o->model, "hyper") != 0)
+        return cli_usage_error("train", "unknown model '%s' (available: hyper)", o->model);
+    if (o->crop % 64 != 0)
+        return cli_usage_error("train", "--crop must be a multiple of 64");
+    return NIC_EXIT_OK;
+}
+
+static void config_string(const train_options *o, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "{\"model\": \"%s\", \"n\": %ld, \"m\": %ld, \"nz\": %ld, \"batch\": %ld, "
+             "\"crop\": %ld, \"steps\": %ld, \"lr\": %g, \"lr_min\": %g, \"clip\": %g, "
+             "\"seed\": %ld, \"data\": \"%s\"}",
+             o->model, o->n, o->m, o->nz, o->batch, o->crop, o->steps, o->lr, o->lr_min,
+             o->clip, o->seed, o->data);
+}
+
+/* Reads "key": number from the stored JSON configuration. */
+static int config_long(const char *json, const char *key, long *out)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\": ", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    if (!p)
+        return 0;
+    *out = strtol(p + strlen(pat), NULL, 10);
+    return 1;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Mean bpp / PSNR on fixed validation crops at three rates (rounding, like the coder). */
+static nic_status validate(nic_context *ctx, nic_hyper_trainer *tr, const nic_image_set *val,
+                           const train_options *o, float *batch, FILE *csv, int64_t step)
+{
+    if (!val->count || o->val_count == 0)
+        return NIC_OK;
+    static const float rates[3] = {0.0f, 0.5f, 1.0f};
+    nic_crop_options crop = {(uint32_t)o->crop, (uint32_t)o->crop, 0, 3};
+    float *t_rate = malloc(sizeof(float) * o->batch);
+    if (!t_rate)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
+    for (int r = 0; r < 3; r++) {
+        nn_rng vr;
+        nn_rng_seed(&vr, 12345); /* the same crops every time */
+        double bpp = 0, mse = 0;
+        long done = 0;
+        for (long k = 0; k < o->val_count; k += o->batch) {
+            nic_status st = nic_image_set_sample(ctx, val, &vr, &crop, (int)o->batch, batch);
+            nic_hyper_stats s;
+            for (long b = 0; b < o->batch; b++)
+                t_rate[b] = rates[r];
+            if (st == NIC_OK)
+                st = nic_hyper_train_step(ctx, tr, batch, t_rate, NULL, 0, &s);
+            if (st != NIC_OK) {
+                free(t_rate);
+                return st;
+            }
+            bpp += s.bpp;
+            mse += s.mse;
+            done++;
+        }
+        bpp /= done;
+        mse /= done;
+        double psnr = 10 * log10(255.0 * 255.0 / mse);
+        printf("  val t=%.1f: %.4f bpp, %.2f dB\n", rates[r], bpp, psnr);
+        fprintf(csv, "%lld,%.2f,%.6f,%.4f\n", (long long)step, rates[r], bpp, psnr);
+    }
+    fflush(csv);
+    fflush(stdout);
+    free(t_rate);
+    return NIC_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc != NIC_EXIT_OK)
+        return rc;
+    char out_dir[1024], ckpt[1100], model_path[1100], train_csv[1100], val_csv[1100];
+    snprintf(out_dir, sizeof(out_dir), "%s", o.out ? o.out : "runs/hyper");
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+        /* also create the parent, once (runs/ on a fresh checkout) */
+        char parent[1024];
+        snprintf(parent, sizeof(parent), "%s", out_dir);
+        char *slash = strrchr(parent, '/');
+        if (slash) {
+            *slash = '\0';
+            mkdir(parent, 0755);
+        }
+        if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "nic train: error: cannot create %s: %s\n", out_dir, strerror(errno));
+            return NIC_EXIT_OUTPUT;
+        }
+    }
+    snprintf(ckpt, sizeof(ckpt), "%s/checkpoint.safetensors", out_dir);
+    snprintf(model_path, sizeof(model_path), "%s/model.safetensors", out_dir);
+    snprintf(train_csv, sizeof(train_csv), "%s/train.csv", out_dir);
+    snprintf(val_csv, sizeof(val_csv), "%s/val.csv", out_dir);
+
+    nic_context *ctx = cli_context_create();
+    if (!ctx)
+        return NIC_EXIT_INTERNAL;
+    nn_engine *eng = NULL;
+    nic_hyper_model model;
+    memset(&model, 0, sizeof(model));
+    nic_hyper_trainer *tr = NULL;
+    nic_image_set data, val;
+    nic_image_set_init(&data);
+    nic_image_set_init(&val);
+    float *batch = NULL, *t_rate = NULL;
+    FILE *tcsv = NULL, *vcsv = NULL;
+    nn_rng rng;
+    nn_adam opt;
+    char config[1024];
+    char *stored = NULL;
+    nic_status st = NIC_OK;
+
+    int resume = file_exists(ckpt);
+    if (resume) {
+        /* The architecture comes from the checkpoint, whatever the flags say. */
+        nn_st_file f;
+        st = nn_st_read_file(ctx, ckpt, &f);
+        if (st == NIC_OK) {
+            const char *cfg = nn_st_get_meta(&f, "config");
+            long n, m, nz;
+            if (config_long(cfg, "n", &n) && config_long(cfg, "m", &m) &&
+                config_long(cfg, "nz", &nz)) {
+                o.n = n;
+                o.m = m;
+                o.nz = nz;
+            }
+            nn_st_free(&f);
+        }
+    }
+    config_string(&o, config, sizeof(config));
+    nic_hyper_config hc = {(int)o.n, (int)o.m, (int)o.nz};
+    if (st == NIC_OK)
+        st = nic_hyper_model_create(ctx, &hc, &model);
+    nn_adam_init(&opt);
+    nn_rng_seed(&rng, (uint64_t)o.seed);
+    if (st == NIC_OK) {
+        if (resume) {
+            st = nn_checkpoint_load(ctx, ckpt, &model.params, &opt, &rng, &stored);
+            if (st == NIC_OK)
+                printf("resuming %s at step %lld\n", ckpt, (long long)opt.step);
+        } else if (o.init) {
+            st = nn_weights_load(ctx, o.init, &model.params);
+            if (st == NIC_OK)
+                printf("new run in %s, weights from %s\n", out_dir, o.init);
+        } else {
+            nic_hyper_model_init(&model, &rng);
+            printf("new run in %s\n", out_dir);
+        }
+    }
+    if (st == NIC_OK) {
+        printf("loading training images from %s\n", o.data);
+        fflush(stdout);
+        st = nic_image_set_add_list(ctx, &data, o.data, (uint32_t)o.crop, NIC_IMAGE_SET_SKIP_BAD);
+    }
+    if (st == NIC_OK && data.count == 0)
+        st = nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "no training image is %ldx%ld or larger",
+                      o.crop, o.crop);
+    if (st == NIC_OK && o.val_count > 0) {
+        st = nic_image_set_add_list(ctx, &val, o.val, (uint32_t)o.crop, NIC_IMAGE_SET_SKIP_BAD);
+        if (st != NIC_OK) {
+            fprintf(stderr, "nic: warning: no validation (%s)\n", nic_context_error(ctx));
+            nic_context_clear_error(ctx);
+            st = NIC_OK;
+        }
+    }
+    if (st == NIC_OK)
+        st = nn_engine_create(ctx, &eng);
+    if (st == NIC_OK)
+        st = nic_hyper_trainer_create(ctx, eng, &model, (int)o.batch, (int)o.crop, 0, &tr);
+    if (st == NIC_OK) {
+        batch = malloc(sizeof(float) * o.batch * 3 * o.crop * o.crop);
+        t_rate = malloc(sizeof(float) * o.batch);
+        tcsv = fopen(train_csv, "a");
+        vcsv = fopen(val_csv, "a");
+        if (!batch || !t_rate)
+            st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
+        else if (!tcsv || !vcsv)
+            st = nic_fail(ctx, NIC_ERR_IO, "%s: cannot write logs: %s", out_dir, strerror(errno));
+    }
+    if (st != NIC_OK)
+        goto done;
+    if (ftell(tcsv) == 0)
+        fprintf(tcsv, "step,loss,bpp,bpp_z,psnr,grad_norm,lr,seconds\n");
+    if (ftell(vcsv) == 0)
+        fprintf(vcsv, "step,t,bpp,psnr\n");
+    printf("model hyper: N=%ld M=%ld NZ=%ld, %zu parameters; %zu training images (%.1f MP); "
+           "batch %ld x %ldx%ld; %s convolutions\n",
+           o.n, o.m, o.nz, model.params.total, data.count, data.pixels / 1e6, o.batch, o.crop,
+           o.crop, nn_engine_has_dnnl(eng) ? "oneDNN" : "reference");
+    fflush(stdout);
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    nn_lr_schedule sched = {.kind = NN_LR_COSINE, .lr = (float)o.lr, .lr_min = (float)o.lr_min,
+                            .warmup = 500, .total = o.steps > 500 ? o.steps - 500 : 1};
+    nic_crop_options crop = {(uint32_t)o.crop, (uint32_t)o.crop, 1, 3};
+    double start = now_seconds(), last = start;
+    int64_t last_step = opt.step;
+    double acc_loss = 0, acc_bpp = 0, acc_bpp_z = 0, acc_mse = 0, acc_norm = 0;
+    int acc_n = 0;
+    while (opt.step < o.steps && !stop_requested) {
+        if (o.time_limit_min > 0 && now_seconds() - start > o.time_limit_min * 60) {
+            printf("time limit reached\n");
+            break;
+        }
+        st = nic_image_set_sample(ctx, &data, &rng, &crop, (int)o.batch, batch);
+        if (st != NIC_OK)
+            break;
+        for (long b = 0; b < o.batch; b++)
+            t_rate[b] = nn_rng_uniform(&rng);
+        nn_params_zero_grad(&model.params);
+        nic_hyper_stats s;
+        st = nic_hyper_train_step(ctx, tr, batch, t_rate, &rng, 1, &s);
+        if (st != NIC_OK)
+            break;
+        if (!isfinite(s.loss)) {
+            st = nic_fail(ctx, NIC_ERR_INTERNAL, "loss is not finite at step %lld; resume from the "
+                          "last checkpoint with a lower --lr", (long long)opt.step);
+            break;
+        }
+        double norm = o.clip > 0 ? nn_grad_clip(&model.params, -1, o.clip)
+                                 : nn_grad_norm(&model.params, -1);
+        float lr = nn_lr_at(&sched, opt.step);
+        nn_adam_step(&opt, &model.params, lr);
+        acc_loss += s.loss;
+        acc_bpp += s.bpp;
+        acc_bpp_z += s.bpp_z;
+        acc_mse += s.mse;
+        acc_norm += norm;
+        acc_n++;
+        if (opt.step % o.log_every == 0) {
+            double t = now_seconds();
+            double sps = (opt.step - last_step) / (t - last);
+            double mse = acc_mse / acc_n;
+            double eta = (o.steps - opt.step) / (sps > 0 ? sps : 1);
+            printf("step %7lld/%ld  loss %.4f  bpp %.4f (z %.4f)  psnr %.2f  |g| %.3f  lr %.2e  "
+                   "%.2f steps/s  eta %.0fh%02.0fm\n",
+                   (long long)opt.step, o.steps, acc_loss / acc_n, acc_bpp / acc_n,
+                   acc_bpp_z / acc_n, 10 * log10(255.0 * 255.0 / mse), acc_norm / acc_n, lr, sps,
+                   floor(eta / 3600), fmod(eta / 60, 60));
+            fflush(stdout);
+            fprintf(tcsv, "%lld,%.6f,%.6f,%.6f,%.4f,%.5f,%.3g,%.1f\n", (long long)opt.step,
+                    acc_loss / acc_n, acc_bpp / acc_n, acc_bpp_z / acc_n,
+                    10 * log10(255.0 * 255.0 / mse), acc_norm / acc_n, lr, t - start);
+            fflush(tcsv);
+            acc_loss = acc_bpp = acc_bpp_z = acc_mse = acc_norm = 0;
+            acc_n = 0;
+            last = t;
+            last_step = opt.step;
+        }
+        if (opt.step % o.ckpt_every == 0) {
+            st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+            if (st != NIC_OK)
+                break;
+        }
+        if (opt.step % o.val_every == 0) {
+            st = validate(ctx, tr, &val, &o, batch, vcsv, opt.step);
+            if (st != NIC_OK)
+                break;
+        }
+    }
+    if (st == NIC_OK) {
+        st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+        if (st == NIC_OK)
+            st = nn_weights_save(ctx, model_path, &model.params);
+        if (st == NIC_OK)
+            printf("saved %s (step %lld) and %s\n", ckpt, (long long)opt.step, model_path);
+    }
+done:
+    rc = cli_report("train", ctx, st);
+    if (tcsv)
+        fclose(tcsv);
+    if (vcsv)
+        fclose(vcsv);
+    free(batch);
+    free(t_rate);
+    free(stored);
+    nic_hyper_trainer_destroy(tr);
+    nic_hyper_model_free(&model);
+    nn_engine_destroy(eng);
+    nic_image_set_free(&data);
+    nic_image_set_free(&val);
+    nic_context_destroy(ctx);
+    return rc;
+}

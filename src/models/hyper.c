@@ -1,0 +1,534 @@
+#include "models/hyper.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/likelihood.h"
+
+/* Fixed prior slope of the log step in t (see docs/CODEC.md): the network
+ * learns the rest, but starts with coarser steps at low rates. */
+#define Q_PRIOR_SLOPE (-1.5f)
+#define Q_PRIOR_OFFSET 0.7f
+#define LOG_SCALE_MIN (-7.0f)
+#define LOG_SCALE_MAX (7.0f)
+
+void nic_hyper_config_default(nic_hyper_config *cfg)
+{
+    cfg->n = 96;
+    cfg->m = 128;
+    cfg->nz = 64;
+}
+
+double nic_hyper_lambda(double t)
+{
+    return exp(log(NIC_HYPER_LAMBDA_MIN) + t * (log(NIC_HYPER_LAMBDA_MAX) - log(NIC_HYPER_LAMBDA_MIN)));
+}
+
+nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
+                                  nic_hyper_model *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->cfg = *cfg;
+    nn_params_init(&m->params);
+    nn_params *p = &m->params;
+    const int n = cfg->n, M = cfg->m, nz = cfg->nz;
+    char name[64];
+    /* Names follow CompressAI's modules (g_a.0, g_a.1 = GDN, ...). */
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "g_a.%d", 2 * i);
+        NIC_TRY(nic_conv_block_declare(ctx, p, name, i == 0 ? 3 : n, i == 3 ? M : n, 5, 2, 0,
+                                       &m->ga[i]));
+        if (i < 3) {
+            snprintf(name, sizeof(name), "g_a.%d", 2 * i + 1);
+            NIC_TRY(nic_gdn_block_declare(ctx, p, name, n, 0, &m->ga_gdn[i]));
+        }
+    }
+    NIC_TRY(nic_conv_block_declare(ctx, p, "h_a.0", M, n, 3, 1, 0, &m->ha[0]));
+    NIC_TRY(nic_conv_block_declare(ctx, p, "h_a.2", n, n, 5, 2, 0, &m->ha[1]));
+    NIC_TRY(nic_conv_block_declare(ctx, p, "h_a.4", n, nz, 5, 2, 0, &m->ha[2]));
+    const char *heads[2] = {"h_s_mean", "h_s_scale"};
+    nic_conv_block *blocks[2] = {m->hm, m->hs};
+    for (int h = 0; h < 2; h++) {
+        snprintf(name, sizeof(name), "%s.0", heads[h]);
+        NIC_TRY(nic_conv_block_declare(ctx, p, name, nz, n, 5, 2, 1, &blocks[h][0]));
+        snprintf(name, sizeof(name), "%s.2", heads[h]);
+        NIC_TRY(nic_conv_block_declare(ctx, p, name, n, n, 5, 2, 1, &blocks[h][1]));
+        snprintf(name, sizeof(name), "%s.4", heads[h]);
+        NIC_TRY(nic_conv_block_declare(ctx, p, name, n, M, 3, 1, 0, &blocks[h][2]));
+    }
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "g_s.%d", 2 * i);
+        NIC_TRY(nic_conv_block_declare(ctx, p, name, i == 0 ? M : n, i == 3 ? 3 : n, 5, 2, 1,
+                                       &m->gs[i]));
+        if (i < 3) {
+            snprintf(name, sizeof(name), "g_s.%d", 2 * i + 1);
+            NIC_TRY(nic_gdn_block_declare(ctx, p, name, n, 1, &m->gs_gdn[i]));
+        }
+    }
+    int64_t s1[2] = {NIC_HYPER_Q_HIDDEN, 1}, s2[2] = {M, NIC_HYPER_Q_HIDDEN};
+    int64_t b1[1] = {NIC_HYPER_Q_HIDDEN}, b2[1] = {M};
+    NIC_TRY(nn_params_add(ctx, p, "q.0.weight", 2, s1, 0, &m->q1_w));
+    NIC_TRY(nn_params_add(ctx, p, "q.0.bias", 1, b1, 0, &m->q1_b));
+    NIC_TRY(nn_params_add(ctx, p, "q.2.weight", 2, s2, 0, &m->q2_w));
+    NIC_TRY(nn_params_add(ctx, p, "q.2.bias", 1, b2, 0, &m->q2_b));
+    nic_fp_layout l;
+    nic_fp_layout_get(&l);
+    int64_t ps[2] = {nz, (int64_t)l.count};
+    NIC_TRY(nn_params_add(ctx, p, "z_prior", 2, ps, 0, &m->prior));
+    return nn_params_alloc(ctx, p);
+}
+
+void nic_hyper_model_free(nic_hyper_model *m)
+{
+    nn_params_free(&m->params);
+    memset(m, 0, sizeof(*m));
+}
+
+void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng)
+{
+    nn_params *p = &m->params;
+    for (int i = 0; i < 4; i++) {
+        nic_conv_block_init(&m->ga[i], p, rng);
+        nic_conv_block_init(&m->gs[i], p, rng);
+    }
+    for (int i = 0; i < 3; i++) {
+        nic_conv_block_init(&m->ha[i], p, rng);
+        nic_conv_block_init(&m->hm[i], p, rng);
+        nic_conv_block_init(&m->hs[i], p, rng);
+        nic_gdn_block_init(&m->ga_gdn[i], p);
+        nic_gdn_block_init(&m->gs_gdn[i], p);
+    }
+    float *w1 = nn_param_data(p, m->q1_w), *bb1 = nn_param_data(p, m->q1_b);
+    for (int j = 0; j < NIC_HYPER_Q_HIDDEN; j++) {
+        w1[j] = 2.0f * nn_rng_uniform(rng) - 1.0f;
+        bb1[j] = 2.0f * nn_rng_uniform(rng) - 1.0f;
+    }
+    float *w2 = nn_param_data(p, m->q2_w), *bb2 = nn_param_data(p, m->q2_b);
+    float bound = 0.1f / sqrtf((float)NIC_HYPER_Q_HIDDEN);
+    for (size_t i = 0; i < p->items[m->q2_w].count; i++)
+        w2[i] = (2.0f * nn_rng_uniform(rng) - 1.0f) * bound;
+    for (int c = 0; c < m->cfg.m; c++)
+        bb2[c] = 0.0f;
+    size_t count = p->items[m->prior].count;
+    float *u = malloc(count * sizeof(float));
+    if (u) {
+        for (size_t i = 0; i < count; i++)
+            u[i] = nn_rng_uniform(rng);
+        nic_fp_init(nn_param_data(p, m->prior), m->cfg.nz, u);
+        free(u);
+    }
+}
+
+void nic_hyper_q_forward(const nic_hyper_model *m, float t, float *hidden, float *log_step)
+{
+    const nn_params *p = &m->params;
+    const float *w1 = nn_param_data(p, m->q1_w), *b1 = nn_param_data(p, m->q1_b);
+    const float *w2 = nn_param_data(p, m->q2_w), *b2 = nn_param_data(p, m->q2_b);
+    for (int j = 0; j < NIC_HYPER_Q_HIDDEN; j++)
+        hidden[j] = w1[j] * t + b1[j]; /* pre-activation, kept for backward */
+    for (int c = 0; c < m->cfg.m; c++) {
+        float acc = b2[c] + Q_PRIOR_OFFSET + Q_PRIOR_SLOPE * t;
+        for (int j = 0; j < NIC_HYPER_Q_HIDDEN; j++)
+            acc += w2[(size_t)c * NIC_HYPER_Q_HIDDEN + j] * (hidden[j] > 0 ? hidden[j] : 0.0f);
+        log_step[c] = acc;
+    }
+}
+
+static void q_backward(nic_hyper_model *m, float t, const float *hidden, const float *dlog_step)
+{
+    nn_params *p = &m->params;
+    const float *w2 = nn_param_data(p, m->q2_w);
+    float *dw1 = nn_param_grad(p, m->q1_w), *db1 = nn_param_grad(p, m->q1_b);
+    float *dw2 = nn_param_grad(p, m->q2_w), *db2 = nn_param_grad(p, m->q2_b);
+    float dh[NIC_HYPER_Q_HIDDEN] = {0};
+    for (int c = 0; c < m->cfg.m; c++) {
+        float g = dlog_step[c];
+        db2[c] += g;
+        for (int j = 0; j < NIC_HYPER_Q_HIDDEN; j++) {
+            float a = hidden[j] > 0 ? hidden[j] : 0.0f;
+            dw2[(size_t)c * NIC_HYPER_Q_HIDDEN + j] += g * a;
+            dh[j] += g * w2[(size_t)c * NIC_HYPER_Q_HIDDEN + j];
+        }
+    }
+    for (int j = 0; j < NIC_HYPER_Q_HIDDEN; j++) {
+        if (hidden[j] <= 0)
+            continue;
+        dw1[j] += dh[j] * t;
+        db1[j] += dh[j];
+    }
+}
+
+/* ---------------------------------------------------------------- trainer */
+
+typedef struct act {
+    float *v, *d;
+    size_t n;
+} act;
+
+struct nic_hyper_trainer {
+    nic_hyper_model *m;
+    int batch, crop;
+    size_t hw_y, hw_z; /* positions per channel of y and z */
+    /* analysis */
+    act ga_out[4], ga_gdn[3], ga_norm[3], ga_sq[3];
+    act ha_out[3], ha_relu[2];
+    act z_tilde;
+    act hm_out[3], hm_relu[2], hs_out[3], hs_relu[2];
+    act y_q, v, sigma_q, yhat_q, yhat;
+    act gs_out[4], gs_gdn[3], gs_norm[3], gs_sq[3];
+    float *dz_extra; /* second head's gradient into z~ */
+    float *q_hidden, *log_step, *dlog_step;
+    act *all[64];
+    int nall;
+};
+
+static nic_status act_alloc(nic_context *ctx, nic_hyper_trainer *t, act *a, size_t n)
+{
+    a->n = n;
+    a->v = nn_alloc(n * sizeof(float));
+    a->d = nn_alloc(n * sizeof(float));
+    if (!a->v || !a->d)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "hyper trainer: out of memory (%zu floats)", n);
+    t->all[t->nall++] = a;
+    return NIC_OK;
+}
+
+void nic_hyper_trainer_destroy(nic_hyper_trainer *t)
+{
+    if (!t)
+        return;
+    nic_hyper_model *m = t->m;
+    for (int i = 0; i < 4; i++) {
+        nic_conv_block_release(&m->ga[i]);
+        nic_conv_block_release(&m->gs[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        nic_conv_block_release(&m->ha[i]);
+        nic_conv_block_release(&m->hm[i]);
+        nic_conv_block_release(&m->hs[i]);
+        nic_gdn_block_release(&m->ga_gdn[i]);
+        nic_gdn_block_release(&m->gs_gdn[i]);
+    }
+    for (int i = 0; i < t->nall; i++) {
+        nn_free(t->all[i]->v);
+        nn_free(t->all[i]->d);
+    }
+    nn_free(t->dz_extra);
+    nn_free(t->q_hidden);
+    nn_free(t->log_step);
+    nn_free(t->dlog_step);
+    free(t);
+}
+
+static nic_status plan_chain(nic_context *ctx, nn_engine *eng, nic_hyper_trainer *t,
+                             nic_conv_block *b, int count, int *h, int *w, unsigned flags,
+                             act *outs)
+{
+    for (int i = 0; i < count; i++) {
+        NIC_TRY(nic_conv_block_plan(ctx, eng, &b[i], t->batch, *h, *w, flags));
+        *h = b[i].h_out;
+        *w = b[i].w_out;
+        NIC_TRY(act_alloc(ctx, t, &outs[i], nic_conv_block_out_count(&b[i])));
+    }
+    return NIC_OK;
+}
+
+nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_model *m,
+                                    int batch, int crop, unsigned conv_flags,
+                                    nic_hyper_trainer **out)
+{
+    *out = NULL;
+    if (batch < 1 || crop < 64 || crop % 64 != 0)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                        "hyper trainer: crop %d must be a positive multiple of 64, batch %d >= 1",
+                        crop, batch);
+    nic_hyper_trainer *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "hyper trainer: out of memory");
+    t->m = m;
+    t->batch = batch;
+    t->crop = crop;
+    const nic_hyper_config *c = &m->cfg;
+    nic_status st;
+    int h = crop, w = crop;
+#define TRY_OR_FAIL(expr)                     \
+    do {                                      \
+        if ((st = (expr)) != NIC_OK) {        \
+            nic_hyper_trainer_destroy(t);     \
+            return st;                        \
+        }                                     \
+    } while (0)
+    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->ga, 4, &h, &w, conv_flags, t->ga_out));
+    for (int i = 0; i < 3; i++) {
+        size_t n = t->ga_out[i].n;
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->ga_gdn[i], n));
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->ga_norm[i], n));
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->ga_sq[i], n));
+        TRY_OR_FAIL(nic_gdn_block_plan(ctx, eng, &m->ga_gdn[i], batch, m->ga[i].h_out,
+                                       m->ga[i].w_out, conv_flags));
+    }
+    t->hw_y = (size_t)h * w;
+    int hy = h, wy = w;
+    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->ha, 3, &h, &w, conv_flags, t->ha_out));
+    for (int i = 0; i < 2; i++)
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->ha_relu[i], t->ha_out[i].n));
+    t->hw_z = (size_t)h * w;
+    int hz = h, wz = w;
+    TRY_OR_FAIL(act_alloc(ctx, t, &t->z_tilde, t->ha_out[2].n));
+    h = hz;
+    w = wz;
+    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->hm, 3, &h, &w, conv_flags, t->hm_out));
+    h = hz;
+    w = wz;
+    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->hs, 3, &h, &w, conv_flags, t->hs_out));
+    for (int i = 0; i < 2; i++) {
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->hm_relu[i], t->hm_out[i].n));
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->hs_relu[i], t->hs_out[i].n));
+    }
+    if (h != hy || w != wy) {
+        nic_hyper_trainer_destroy(t);
+        return NIC_FAIL(ctx, NIC_ERR_INTERNAL, "hyper trainer: h_s gives %dx%d, y is %dx%d", h,
+                        w, hy, wy);
+    }
+    size_t ny = t->ga_out[3].n;
+    TRY_OR_FAIL(act_alloc(ctx, t, &t->y_q, ny));
+    TRY_OR_FAIL(act_alloc(ctx, t, &t->v, ny));
+    TRY_OR_FAIL(act_alloc(ctx, t, &t->sigma_q, ny));
+    TRY_OR_FAIL(act_alloc(ctx, t, &t->yhat_q, ny));
+    TRY_OR_FAIL(act_alloc(ctx, t, &t->yhat, ny));
+    h = hy;
+    w = wy;
+    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->gs, 4, &h, &w, conv_flags, t->gs_out));
+    for (int i = 0; i < 3; i++) {
+        size_t n = t->gs_out[i].n;
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->gs_gdn[i], n));
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->gs_norm[i], n));
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->gs_sq[i], n));
+        TRY_OR_FAIL(nic_gdn_block_plan(ctx, eng, &m->gs_gdn[i], batch, m->gs[i].h_out,
+                                       m->gs[i].w_out, conv_flags));
+    }
+    t->dz_extra = nn_alloc(t->ha_out[2].n * sizeof(float));
+    t->q_hidden = nn_alloc((size_t)batch * NIC_HYPER_Q_HIDDEN * sizeof(float));
+    t->log_step = nn_alloc((size_t)batch * c->m * sizeof(float));
+    t->dlog_step = nn_alloc((size_t)batch * c->m * sizeof(float));
+    if (!t->dz_extra || !t->q_hidden || !t->log_step || !t->dlog_step) {
+        nic_hyper_trainer_destroy(t);
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "hyper trainer: out of memory");
+    }
+#undef TRY_OR_FAIL
+    *out = t;
+    return NIC_OK;
+}
+
+static float round_half_even(float x)
+{
+    return nearbyintf(x); /* default rounding mode: to nearest, ties to even */
+}
+
+static void relu_fwd(const act *in, act *out)
+{
+    nn_relu_forward(in->v, in->n, out->v);
+}
+
+nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const float *x,
+                                const float *t_rate, nn_rng *rng, int train,
+                                nic_hyper_stats *stats)
+{
+    nic_hyper_model *m = t->m;
+    nn_params *p = &m->params;
+    const int B = t->batch, M = m->cfg.m;
+    const size_t S2 = (size_t)t->crop * t->crop;
+
+    /* ---- analysis */
+    const float *in = x;
+    for (int i = 0; i < 4; i++) {
+        NIC_TRY(nic_conv_block_forward(ctx, &m->ga[i], p, in, t->ga_out[i].v));
+        if (i < 3) {
+            NIC_TRY(nic_gdn_block_forward(ctx, &m->ga_gdn[i], p, t->ga_out[i].v, t->ga_gdn[i].v,
+                                          t->ga_sq[i].v, t->ga_norm[i].v));
+            in = t->ga_gdn[i].v;
+        }
+    }
+    const float *y = t->ga_out[3].v;
+    NIC_TRY(nic_conv_block_forward(ctx, &m->ha[0], p, y, t->ha_out[0].v));
+    relu_fwd(&t->ha_out[0], &t->ha_relu[0]);
+    NIC_TRY(nic_conv_block_forward(ctx, &m->ha[1], p, t->ha_relu[0].v, t->ha_out[1].v));
+    relu_fwd(&t->ha_out[1], &t->ha_relu[1]);
+    NIC_TRY(nic_conv_block_forward(ctx, &m->ha[2], p, t->ha_relu[1].v, t->ha_out[2].v));
+    const float *z = t->ha_out[2].v;
+    size_t nzc = t->z_tilde.n;
+    if (train)
+        nn_uniform_noise_forward(rng, z, nzc, t->z_tilde.v);
+    else
+        for (size_t i = 0; i < nzc; i++)
+            t->z_tilde.v[i] = round_half_even(z[i]);
+
+    /* ---- hyper-synthesis: mean and log-scale */
+    nic_conv_block *heads[2] = {m->hm, m->hs};
+    act *outs[2] = {t->hm_out, t->hs_out}, *relus[2] = {t->hm_relu, t->hs_relu};
+    for (int h = 0; h < 2; h++) {
+        NIC_TRY(nic_conv_block_forward(ctx, &heads[h][0], p, t->z_tilde.v, outs[h][0].v));
+        relu_fwd(&outs[h][0], &relus[h][0]);
+        NIC_TRY(nic_conv_block_forward(ctx, &heads[h][1], p, relus[h][0].v, outs[h][1].v));
+        relu_fwd(&outs[h][1], &relus[h][1]);
+        NIC_TRY(nic_conv_block_forward(ctx, &heads[h][2], p, relus[h][1].v, outs[h][2].v));
+    }
+    const float *mu = t->hm_out[2].v, *log_scale = t->hs_out[2].v;
+
+    /* ---- adaptive quantization */
+    for (int b = 0; b < B; b++)
+        nic_hyper_q_forward(m, t_rate[b], t->q_hidden + (size_t)b * NIC_HYPER_Q_HIDDEN,
+                            t->log_step + (size_t)b * M);
+    const size_t hwy = t->hw_y;
+    for (int b = 0; b < B; b++) {
+        for (int c = 0; c < M; c++) {
+            float step = expf(t->log_step[(size_t)b * M + c]);
+            size_t o = ((size_t)b * M + c) * hwy;
+            for (size_t i = 0; i < hwy; i++) {
+                float yq = y[o + i] / step;
+                float mq = mu[o + i] / step;
+                float ls = log_scale[o + i];
+                ls = ls < LOG_SCALE_MIN ? LOG_SCALE_MIN : (ls > LOG_SCALE_MAX ? LOG_SCALE_MAX : ls);
+                t->y_q.v[o + i] = yq;
+                t->sigma_q.v[o + i] = expf(ls) / step;
+                float r = round_half_even(yq - mq);
+                float u = train ? nn_rng_uniform(rng) - 0.5f : 0.0f;
+                /* train 2: noise for the synthesis too (then the gradient is exact) */
+                float q = train == 2 ? yq - mq + u : r;
+                t->yhat_q.v[o + i] = q + mq;
+                t->yhat.v[o + i] = (q + mq) * step;
+                t->v.v[o + i] = train ? yq - mq + u : r;
+            }
+        }
+    }
+
+    /* ---- synthesis */
+    in = t->yhat.v;
+    for (int i = 0; i < 4; i++) {
+        NIC_TRY(nic_conv_block_forward(ctx, &m->gs[i], p, in, t->gs_out[i].v));
+        if (i < 3) {
+            NIC_TRY(nic_gdn_block_forward(ctx, &m->gs_gdn[i], p, t->gs_out[i].v, t->gs_gdn[i].v,
+                                          t->gs_sq[i].v, t->gs_norm[i].v));
+            in = t->gs_gdn[i].v;
+        }
+    }
+    const float *xhat = t->gs_out[3].v;
+
+    /* ---- loss */
+    const float rate_scale = 1.0f / ((float)S2 * B);
+    double bits_y = nic_gaussian_rate(t->v.v, t->sigma_q.v, t->v.n, rate_scale,
+                                      train ? t->v.d : NULL, train ? t->sigma_q.d : NULL);
+    double bits_z = nic_fp_rate(nn_param_data(p, m->prior), t->z_tilde.v, B, m->cfg.nz,
+                                t->hw_z, rate_scale, train ? t->z_tilde.d : NULL,
+                                train ? nn_param_grad(p, m->prior) : NULL);
+    double sse_total = 0, loss = 0;
+    const size_t per = 3 * S2;
+    float *dxhat = t->gs_out[3].d;
+    for (int b = 0; b < B; b++) {
+        double sse = 0;
+        const float *xa = x + (size_t)b * per, *xb = xhat + (size_t)b * per;
+        for (size_t i = 0; i < per; i++) {
+            double d = (double)xb[i] - xa[i];
+            sse += d * d;
+        }
+        double lambda = nic_hyper_lambda(t_rate[b]);
+        double mse255 = sse / per * 255.0 * 255.0;
+        loss += lambda * mse255;
+        sse_total += sse;
+        if (train) {
+            float g = (float)(lambda * 255.0 * 255.0 * 2.0 / per / B);
+            float *db = dxhat + (size_t)b * per;
+            for (size_t i = 0; i < per; i++)
+                db[i] = g * (xb[i] - xa[i]);
+        }
+    }
+    double bpp = (bits_y + bits_z) / ((double)S2 * B);
+    if (stats) {
+        stats->bpp = bpp;
+        stats->bpp_z = bits_z / ((double)S2 * B);
+        stats->mse = sse_total / ((double)per * B) * 255.0 * 255.0;
+        stats->psnr = 10.0 * log10(255.0 * 255.0 / (stats->mse > 1e-12 ? stats->mse : 1e-12));
+        stats->loss = bpp + loss / B;
+    }
+    if (!train)
+        return NIC_OK;
+
+    /* ---- backward: synthesis */
+    for (int i = 3; i >= 0; i--) {
+        const float *xin = i == 0 ? t->yhat.v : t->gs_gdn[i - 1].v;
+        float *dxin = i == 0 ? t->yhat.d : t->gs_gdn[i - 1].d;
+        NIC_TRY(nic_conv_block_backward(ctx, &m->gs[i], p, xin, t->gs_out[i].d, dxin));
+        if (i > 0)
+            NIC_TRY(nic_gdn_block_backward(ctx, &m->gs_gdn[i - 1], p, t->gs_out[i - 1].v,
+                                           t->gs_sq[i - 1].v, t->gs_norm[i - 1].v,
+                                           t->gs_gdn[i - 1].d, t->gs_out[i - 1].d));
+    }
+    /* ---- backward: quantization (see the chain rule in docs/CODEC.md) */
+    float *dy = t->ga_out[3].d, *dmu = t->hm_out[2].d, *dls = t->hs_out[2].d;
+    for (int b = 0; b < B; b++) {
+        for (int c = 0; c < M; c++) {
+            float step = expf(t->log_step[(size_t)b * M + c]);
+            size_t o = ((size_t)b * M + c) * hwy;
+            double dstep = 0;
+            for (size_t i = 0; i < hwy; i++) {
+                size_t k = o + i;
+                float dyhat = t->yhat.d[k];
+                float dyq = dyhat * step + t->v.d[k]; /* STE through rounding + rate */
+                float dmq = -t->v.d[k];
+                float sq = t->sigma_q.v[k];
+                float mq = mu[k] / step;
+                dstep += (double)dyhat * t->yhat_q.v[k] - (double)dyq * t->y_q.v[k] / step -
+                         (double)dmq * mq / step - (double)t->sigma_q.d[k] * sq / step;
+                dy[k] = dyq / step;
+                dmu[k] = dmq / step;
+                float ls = log_scale[k];
+                dls[k] = (ls < LOG_SCALE_MIN || ls > LOG_SCALE_MAX) ? 0.0f : t->sigma_q.d[k] * sq;
+            }
+            t->dlog_step[(size_t)b * M + c] = (float)(dstep * step);
+        }
+    }
+    for (int b = 0; b < B; b++)
+        q_backward(m, t_rate[b], t->q_hidden + (size_t)b * NIC_HYPER_Q_HIDDEN,
+                   t->dlog_step + (size_t)b * M);
+    /* ---- backward: hyper-synthesis heads into z~ */
+    float *dzt[2] = {t->z_tilde.d, t->dz_extra};
+    float *dz_rate = t->ha_out[2].d; /* the rate gradient of z~, kept apart */
+    memcpy(dz_rate, t->z_tilde.d, nzc * sizeof(float));
+    for (int h = 0; h < 2; h++) {
+        NIC_TRY(nic_conv_block_backward(ctx, &heads[h][2], p, relus[h][1].v, outs[h][2].d,
+                                        relus[h][1].d));
+        nn_relu_backward(outs[h][1].v, relus[h][1].d, outs[h][1].n, outs[h][1].d);
+        NIC_TRY(nic_conv_block_backward(ctx, &heads[h][1], p, relus[h][0].v, outs[h][1].d,
+                                        relus[h][0].d));
+        nn_relu_backward(outs[h][0].v, relus[h][0].d, outs[h][0].n, outs[h][0].d);
+        NIC_TRY(nic_conv_block_backward(ctx, &heads[h][0], p, t->z_tilde.v, outs[h][0].d,
+                                        dzt[h]));
+    }
+    /* dz = rate gradient + both heads (noise passes gradients unchanged) */
+    for (size_t i = 0; i < nzc; i++)
+        dz_rate[i] += t->z_tilde.d[i] + t->dz_extra[i];
+    /* ---- backward: hyper-analysis */
+    NIC_TRY(nic_conv_block_backward(ctx, &m->ha[2], p, t->ha_relu[1].v, t->ha_out[2].d,
+                                    t->ha_relu[1].d));
+    nn_relu_backward(t->ha_out[1].v, t->ha_relu[1].d, t->ha_out[1].n, t->ha_out[1].d);
+    NIC_TRY(nic_conv_block_backward(ctx, &m->ha[1], p, t->ha_relu[0].v, t->ha_out[1].d,
+                                    t->ha_relu[0].d));
+    nn_relu_backward(t->ha_out[0].v, t->ha_relu[0].d, t->ha_out[0].n, t->ha_out[0].d);
+    float *dy_h = t->y_q.d; /* scratch of y's size */
+    NIC_TRY(nic_conv_block_backward(ctx, &m->ha[0], p, y, t->ha_out[0].d, dy_h));
+    for (size_t i = 0; i < t->ga_out[3].n; i++)
+        dy[i] += dy_h[i];
+    /* ---- backward: analysis */
+    for (int i = 3; i >= 0; i--) {
+        const float *xin = i == 0 ? x : t->ga_gdn[i - 1].v;
+        float *dxin = i == 0 ? NULL : t->ga_gdn[i - 1].d;
+        NIC_TRY(nic_conv_block_backward(ctx, &m->ga[i], p, xin, t->ga_out[i].d, dxin));
+        if (i > 0)
+            NIC_TRY(nic_gdn_block_backward(ctx, &m->ga_gdn[i - 1], p, t->ga_out[i - 1].v,
+                                           t->ga_sq[i - 1].v, t->ga_norm[i - 1].v,
+                                           t->ga_gdn[i - 1].d, t->ga_out[i - 1].d));
+    }
+    return NIC_OK;
+}

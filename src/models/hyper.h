@@ -1,0 +1,81 @@
+/*
+ * The default codec's model ("hyper"): a mean-scale hyperprior with an
+ * adaptive quantization network (see docs/CODEC.md).
+ *
+ *   g_a    x -> y        4 x (conv 5x5 stride 2), GDN between       (1/16 size)
+ *   h_a    y -> z        conv 3x3, ReLU, 2 x (conv 5x5 s2), ReLU    (1/64 size)
+ *   h_s_mean, h_s_scale  z -> mean, log-scale of y: 2 x (convT 5x5 s2) + ReLU, conv 3x3
+ *   g_s    y^ -> x^      4 x (convT 5x5 s2), inverse GDN between
+ *   q      t -> log step per channel of y: dense 1 -> 32, ReLU, dense 32 -> M
+ *
+ * The rate parameter t in [0, 1] maps to lambda log-linearly between
+ * NIC_HYPER_LAMBDA_MIN and _MAX; one model covers that whole range. y is
+ * divided by its per-channel step before quantization, and the Gaussian's
+ * mean and scale with it, so coarser steps mean fewer bits.
+ */
+#ifndef NIC_MODELS_HYPER_H
+#define NIC_MODELS_HYPER_H
+
+#include "models/blocks.h"
+
+#define NIC_HYPER_LAMBDA_MIN 0.0001
+#define NIC_HYPER_LAMBDA_MAX 0.025
+#define NIC_HYPER_Q_HIDDEN 32
+
+typedef struct nic_hyper_config {
+    int n;  /* channels of the transforms */
+    int m;  /* channels of y */
+    int nz; /* channels of z */
+} nic_hyper_config;
+
+void nic_hyper_config_default(nic_hyper_config *cfg);
+/* lambda of rate parameter t in [0, 1]. */
+double nic_hyper_lambda(double t);
+
+typedef struct nic_hyper_model {
+    nic_hyper_config cfg;
+    nn_params params;
+    nic_conv_block ga[4], ha[3], hm[3], hs[3], gs[4];
+    nic_gdn_block ga_gdn[3], gs_gdn[3];
+    int q1_w, q1_b, q2_w, q2_b; /* dense layers of the quantization network */
+    int prior;                  /* factorized prior of z: [nz][per-channel count] */
+} nic_hyper_model;
+
+/* Declares and allocates every parameter (values zero). */
+nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
+                                  nic_hyper_model *m);
+void nic_hyper_model_free(nic_hyper_model *m);
+void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng);
+
+/* Log steps of y's channels for rate parameter t (out: m values). */
+void nic_hyper_q_forward(const nic_hyper_model *m, float t, float *hidden, float *log_step);
+
+/* ---------------------------------------------------------------- training */
+
+typedef struct nic_hyper_trainer nic_hyper_trainer;
+
+typedef struct nic_hyper_stats {
+    double loss;     /* mean over the batch of bpp + lambda * 255^2 * MSE */
+    double bpp;      /* mean estimated bits per pixel (y and z) */
+    double bpp_z;    /* of which z */
+    double mse;      /* mean squared error on [0, 255] */
+    double psnr;     /* 10 log10(255^2 / mse) */
+} nic_hyper_stats;
+
+/* Plans a trainer for batches [batch][3][crop][crop] (crop a multiple of 64). */
+nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_model *m,
+                                    int batch, int crop, unsigned conv_flags,
+                                    nic_hyper_trainer **out);
+void nic_hyper_trainer_destroy(nic_hyper_trainer *t);
+
+/* One forward + backward: parameter gradients ACCUMULATE into m->params.grad.
+ * t_rate[b] is the rate parameter of sample b.
+ *   train = 1: uniform noise for the rate terms, rounding with a straight-through
+ *              gradient for the synthesis input (the usual mixed scheme);
+ *   train = 2: noise for both (the gradient is then exact: used by the checks);
+ *   train = 0: no gradients, rounding everywhere (an estimate of the real coder). */
+nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const float *x,
+                                const float *t_rate, nn_rng *rng, int train,
+                                nic_hyper_stats *stats);
+
+#endif
