@@ -7,10 +7,6 @@
 
 #include "models/likelihood.h"
 
-/* Fixed prior slope of the log step in t (see docs/CODEC.md): the network
- * learns the rest, but starts with coarser steps at low rates. */
-#define Q_PRIOR_SLOPE (-1.5f)
-#define Q_PRIOR_OFFSET 0.7f
 #define LOG_SCALE_MIN (-7.0f)
 #define LOG_SCALE_MAX (7.0f)
 
@@ -129,7 +125,7 @@ void nic_hyper_q_forward(const nic_hyper_model *m, float t, float *hidden, float
     for (int j = 0; j < NIC_HYPER_Q_HIDDEN; j++)
         hidden[j] = w1[j] * t + b1[j]; /* pre-activation, kept for backward */
     for (int c = 0; c < m->cfg.m; c++) {
-        float acc = b2[c] + Q_PRIOR_OFFSET + Q_PRIOR_SLOPE * t;
+        float acc = b2[c] + NIC_HYPER_Q_OFFSET + NIC_HYPER_Q_SLOPE * t;
         for (int j = 0; j < NIC_HYPER_Q_HIDDEN; j++)
             acc += w2[(size_t)c * NIC_HYPER_Q_HIDDEN + j] * (hidden[j] > 0 ? hidden[j] : 0.0f);
         log_step[c] = acc;

@@ -21,6 +21,10 @@
 #define NIC_HYPER_LAMBDA_MIN 0.0001
 #define NIC_HYPER_LAMBDA_MAX 0.025
 #define NIC_HYPER_Q_HIDDEN 32
+/* log step = OFFSET + SLOPE t + network(t): a fixed prior line (coarser steps at
+ * low rates) that the network corrects; see docs/CODEC.md. */
+#define NIC_HYPER_Q_SLOPE (-1.5f)
+#define NIC_HYPER_Q_OFFSET 0.7f
 
 typedef struct nic_hyper_config {
     int n;  /* channels of the transforms */
