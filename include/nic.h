@@ -176,6 +176,75 @@ NIC_API nic_status nic_compare(nic_context *ctx, const nic_image *a, const nic_i
  * NAN when width or height is 0. */
 NIC_API double nic_bits_per_pixel(uint64_t bytes, uint32_t width, uint32_t height);
 
+/* ------------------------------------------------------------------ */
+/* The .nic container (docs/FORMAT.md)                                 */
+/* ------------------------------------------------------------------ */
+/* A .nic file holds the header fields below, the codec's parameters and its
+ * entropy-coded streams (opaque to the container), and a CRC-32 of it all.
+ * Parsing never allocates: the parsed struct points into the caller's
+ * buffer. Writing validates every field, so a written file always parses. */
+
+#define NIC_CONTAINER_VERSION 1     /* the format version this library writes */
+#define NIC_CONTAINER_MAX_STREAMS 32
+#define NIC_CONTAINER_MAGIC0 0x4E   /* 'N' */
+#define NIC_CONTAINER_MAGIC1 0xC9   /* a byte with the high bit set */
+
+typedef struct nic_stream {
+    const uint8_t *data;
+    size_t size;
+    size_t offset; /* where it starts in the file (set by parse and write) */
+} nic_stream;
+
+typedef struct nic_container {
+    uint32_t version;         /* NIC_CONTAINER_VERSION */
+    uint32_t model_id;        /* which codec/model decodes the streams */
+    uint32_t weights_hash;    /* identifies the exact weights of that model */
+    uint32_t width;           /* the coded image, 1..2^32 - 1 */
+    uint32_t height;
+    uint32_t channels;        /* 1..4 */
+    uint32_t original_width;  /* size to restore after decoding; 0 = width/height */
+    uint32_t original_height;
+    uint32_t orientation;     /* EXIF 1..8 to apply after decoding; 1 = as coded */
+    const uint8_t *params;    /* coding parameters (quality, steps...), codec-defined */
+    size_t params_size;
+    uint32_t stream_count;    /* 0..NIC_CONTAINER_MAX_STREAMS */
+    nic_stream streams[NIC_CONTAINER_MAX_STREAMS];
+    /* Set by parse and write: */
+    uint32_t crc;             /* the stored CRC-32 */
+    size_t header_size;       /* bytes before the first stream */
+    size_t file_size;         /* as declared by the header (may exceed the data if truncated) */
+    int truncated;            /* only with NIC_CONTAINER_ALLOW_TRUNCATED */
+} nic_container;
+
+/* Parse flag: accept a file cut short inside its streams (progressive
+ * decoding of a partial transfer): streams are shortened to what is there,
+ * `truncated` is set and the CRC is not checked. The header must be whole. */
+#define NIC_CONTAINER_ALLOW_TRUNCATED 1u
+
+/* Zeroes c and sets version, channels = 3 and orientation = 1. */
+NIC_API void nic_container_init(nic_container *c);
+
+/* Parses and checks a whole .nic file in memory: magic, version, every
+ * field, stream lengths, CRC, then dimensions against the context's limits.
+ * name is used in messages (may be NULL). */
+NIC_API nic_status nic_container_parse(nic_context *ctx, const void *data, size_t size,
+                                       const char *name, unsigned flags, nic_container *out);
+
+/* Reads a whole file (at most 256 MiB) into *data (free with free()) and
+ * parses it into *out, which points into *data. */
+NIC_API nic_status nic_container_read_file(nic_context *ctx, const char *path, unsigned flags,
+                                           uint8_t **data, size_t *size, nic_container *out);
+
+/* Serializes c into a malloc'ed buffer (free with free()). Fills c's crc,
+ * header_size, file_size and stream offsets. */
+NIC_API nic_status nic_container_write(nic_context *ctx, nic_container *c, uint8_t **out,
+                                       size_t *out_size);
+NIC_API nic_status nic_container_write_file(nic_context *ctx, const char *path,
+                                            nic_container *c);
+
+/* Bytes of a file that are neither parameters nor stream data. */
+NIC_API size_t nic_container_overhead(const nic_container *c);
+
 #ifdef __cplusplus
 }
 #endif

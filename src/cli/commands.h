@@ -8,6 +8,8 @@ int cmd_compare(int argc, char **argv);
 void help_compare(FILE *out);
 int cmd_convert(int argc, char **argv);
 void help_convert(FILE *out);
+int cmd_info(int argc, char **argv);
+void help_info(FILE *out);
 
 int cmd_train(int argc, char **argv);
 void help_train(FILE *out);

@@ -13,6 +13,7 @@ static const cli_command commands[] = {
     {"train", "train a model on a folder of images (resumable)", cmd_train, help_train},
     {"convert", "convert between PNG, JPEG, PPM/PGM (e.g. to make a JPEG baseline)", cmd_convert,
      help_convert},
+    {"info", "check a .nic file and print its header, streams and sizes", cmd_info, help_info},
 };
 
 const cli_command *cli_find_command(const char *name)
