@@ -68,7 +68,7 @@ nic_image_format nic_image_detect_format(const void *data, size_t size)
         return NIC_FORMAT_JPEG;
     if (size >= 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '7')
         return NIC_FORMAT_PNM;
-    if (size >= 3 && p[0] == 'N' && p[1] == 'I' && p[2] == 'C')
+    if (size >= 2 && p[0] == NIC_CONTAINER_MAGIC0 && p[1] == NIC_CONTAINER_MAGIC1)
         return NIC_FORMAT_NIC;
     return NIC_FORMAT_UNKNOWN;
 }
