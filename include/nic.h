@@ -245,6 +245,46 @@ NIC_API nic_status nic_container_write_file(nic_context *ctx, const char *path,
 /* Bytes of a file that are neither parameters nor stream data. */
 NIC_API size_t nic_container_overhead(const nic_container *c);
 
+/* ------------------------------------------------------------------ */
+/* Encoding and decoding (docs/CODEC.md)                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct nic_encode_options {
+    const char *model;   /* model name; NULL = "hyper" (the default codec) */
+    double quality;      /* 0 (smallest) .. 100; used when bpp and max_bytes are 0 */
+    double bpp;          /* > 0: the largest file with at most this many bits per pixel */
+    uint64_t max_bytes;  /* > 0: the best file of at most this many bytes, headers included */
+    int allow_downscale; /* with a budget: code a smaller picture when even the lowest
+                            quality does not fit (the decoder scales it back); default 1 */
+} nic_encode_options;
+
+typedef struct nic_encode_result {
+    size_t bytes;           /* size of the file */
+    double bpp;             /* bits per pixel of the original image */
+    int quality_index;      /* 0..255 as stored in the file */
+    uint32_t coded_width;   /* the picture actually coded (smaller when downscaled) */
+    uint32_t coded_height;
+} nic_encode_result;
+
+/* quality 50, no budget, downscaling allowed, default model. */
+NIC_API void nic_encode_options_init(nic_encode_options *options);
+
+/* Encodes img into a malloc'ed .nic file (free with free()). result may be NULL.
+ * Fails with NIC_ERR_LIMIT when a budget cannot be met at any scale. */
+NIC_API nic_status nic_encode(nic_context *ctx, const nic_image *img,
+                              const nic_encode_options *options, uint8_t **out,
+                              size_t *out_size, nic_encode_result *result);
+
+/* Decodes a .nic file (name is used in messages; may be NULL) into an image of
+ * the original size. */
+NIC_API nic_status nic_decode(nic_context *ctx, const void *data, size_t size, const char *name,
+                              nic_image *out);
+
+/* Folder to look for model files (NAME.safetensors) first. Default search:
+ * $NIC_MODEL_DIR, the source tree's models/ (for a build tree), then the
+ * installed share/nic/models. */
+NIC_API nic_status nic_context_set_model_dir(nic_context *ctx, const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "data/image_set.h"
+#include "codec/hyper_codec.h"
 #include "models/hyper.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
@@ -27,7 +28,7 @@
 #define DEFAULT_VAL "../shared/data/bsds500/val"
 
 typedef struct train_options {
-    const char *model, *data, *val, *out, *init;
+    const char *model, *data, *val, *out, *init, *export_path;
     long steps, batch, crop, seed, log_every, ckpt_every, val_every, val_count;
     double lr, lr_min, clip, time_limit_min;
     long n, m, nz;
@@ -56,6 +57,8 @@ void help_train(FILE *out)
             "                         (default=" DEFAULT_DATA ")\n"
             "  --val <dirs> ......... validation images (default=" DEFAULT_VAL ")\n"
             "  --out <dir> .......... run folder (default=runs/<model>)\n"
+            "  --export <file> ...... write the run's current model (weights + entropy\n"
+            "                         tables, what models/ ships) to file and exit\n"
             "  --init <file> ........ start a new run from these weights (e.g. a shipped\n"
             "                         model) instead of random ones\n"
             "  --steps <int> ........ total optimizer steps (default=100000)\n"
@@ -137,6 +140,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         STR_OPT("--val", val)
         STR_OPT("--out", out)
         STR_OPT("--init", init)
+        STR_OPT("--export", export_path)
         INT_OPT("--steps", steps, 1, 100000000)
         INT_OPT("--batch", batch, 1, 1024)
         INT_OPT("--crop", crop, 64, 4096)
@@ -321,6 +325,15 @@ int cmd_train(int argc, char **argv)
             printf("new run in %s\n", out_dir);
         }
     }
+    if (st == NIC_OK && o.export_path) {
+        char desc[3072];
+        snprintf(desc, sizeof(desc), "hyper model, step %lld of run %s; training config %s",
+                 (long long)opt.step, out_dir, stored ? stored : config);
+        st = nic_hyper_export(ctx, &model, o.export_path, desc);
+        if (st == NIC_OK)
+            printf("wrote %s (step %lld)\n", o.export_path, (long long)opt.step);
+        goto done;
+    }
     if (st == NIC_OK) {
         printf("loading training images from %s\n", o.data);
         fflush(stdout);
@@ -436,7 +449,7 @@ int cmd_train(int argc, char **argv)
     if (st == NIC_OK) {
         st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
         if (st == NIC_OK)
-            st = nn_weights_save(ctx, model_path, &model.params);
+            st = nic_hyper_export(ctx, &model, model_path, config);
         if (st == NIC_OK)
             printf("saved %s (step %lld) and %s\n", ckpt, (long long)opt.step, model_path);
     }

@@ -14,4 +14,9 @@ void help_info(FILE *out);
 int cmd_train(int argc, char **argv);
 void help_train(FILE *out);
 
+int cmd_encode(int argc, char **argv);
+void help_encode(FILE *out);
+int cmd_decode(int argc, char **argv);
+void help_decode(FILE *out);
+
 #endif

@@ -9,6 +9,9 @@
 #include "cli/commands.h"
 
 static const cli_command commands[] = {
+    {"encode", "compress an image to a .nic file (quality or byte budget)", cmd_encode,
+     help_encode},
+    {"decode", "decode a .nic file to PNG or PPM", cmd_decode, help_decode},
     {"compare", "print PSNR, SSIM and MS-SSIM of two images", cmd_compare, help_compare},
     {"train", "train a model on a folder of images (resumable)", cmd_train, help_train},
     {"convert", "convert between PNG, JPEG, PPM/PGM (e.g. to make a JPEG baseline)", cmd_convert,

@@ -46,7 +46,17 @@ nic_context *nic_context_create(void)
 
 void nic_context_destroy(nic_context *ctx)
 {
+    if (ctx && ctx->codecs && ctx->codecs_free)
+        ctx->codecs_free(ctx->codecs);
     free(ctx);
+}
+
+nic_status nic_context_set_model_dir(nic_context *ctx, const char *dir)
+{
+    if (!ctx || !dir || strlen(dir) >= sizeof(ctx->model_dir))
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "model folder path is empty or too long");
+    memcpy(ctx->model_dir, dir, strlen(dir) + 1);
+    return NIC_OK;
 }
 
 const char *nic_context_error(const nic_context *ctx)

@@ -26,6 +26,10 @@ struct nic_context {
     void *log_user;
     uint64_t max_pixels;
     uint32_t max_dimension;
+    char model_dir[1024];
+    /* Loaded models, owned by the codec layer (freed through the hook). */
+    void *codecs;
+    void (*codecs_free)(void *codecs);
 };
 
 #if defined(__GNUC__)

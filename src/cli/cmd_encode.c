@@ -1,0 +1,177 @@
+/* nic encode / nic decode: the codec on files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+
+void help_encode(FILE *out)
+{
+    fprintf(out,
+            "Usage: nic encode [options] INPUT OUTPUT.nic\n"
+            "\n"
+            "Compresses INPUT (PNG, JPEG, PPM, PGM) with a learned model. Give a quality,\n"
+            "or a budget: the best picture whose whole file fits. When even the lowest\n"
+            "quality does not fit, nic codes a smaller picture and the decoder scales it\n"
+            "back to the original size.\n"
+            "\n"
+            "Options:\n"
+            "  -q, --quality <float>  quality, 0 (smallest) .. 100 (default=50)\n"
+            "  --bpp <float> ........ at most this many bits per pixel\n"
+            "  --max-bytes <int> .... at most this many bytes, headers included\n"
+            "  --no-downscale ....... fail instead of coding a smaller picture\n"
+            "  --model <name> ....... model (default=hyper)\n"
+            "  --quiet .............. print nothing on success\n"
+            "  -h, --help ........... this help\n"
+            "\n"
+            "Prints: output size, bits per pixel, quality index, coded size, time.\n");
+}
+
+void help_decode(FILE *out)
+{
+    fprintf(out,
+            "Usage: nic decode [options] INPUT.nic OUTPUT\n"
+            "\n"
+            "Decodes a .nic file to OUTPUT (.png, .ppm/.pgm, or - for PNG on standard\n"
+            "output), at the original image size. Decoding is deterministic: the same\n"
+            "pixels on any machine and thread count.\n"
+            "\n"
+            "Options:\n"
+            "  --quiet .............. print nothing on success\n"
+            "  -h, --help ........... this help\n");
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int cmd_encode(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL;
+    nic_encode_options opt;
+    nic_encode_options_init(&opt);
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-q") == 0 || strcmp(a, "--quality") == 0) {
+            if (!cli_parse_double(v, 0, 100, &opt.quality))
+                return cli_usage_error("encode", "%s needs a number in 0..100", a);
+            i++;
+        } else if (strcmp(a, "--bpp") == 0) {
+            if (!cli_parse_double(v, 1e-6, 64, &opt.bpp))
+                return cli_usage_error("encode", "--bpp needs a positive number");
+            i++;
+        } else if (strcmp(a, "--max-bytes") == 0) {
+            long n;
+            if (!cli_parse_int(v, 1, 2000000000L, &n))
+                return cli_usage_error("encode", "--max-bytes needs a positive integer");
+            opt.max_bytes = (uint64_t)n;
+            i++;
+        } else if (strcmp(a, "--model") == 0) {
+            if (!v)
+                return cli_usage_error("encode", "--model needs a name");
+            opt.model = v;
+            i++;
+        } else if (strcmp(a, "--no-downscale") == 0) {
+            opt.allow_downscale = 0;
+        } else if (strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return cli_usage_error("encode", "unknown option '%s'", a);
+        } else if (!in) {
+            in = a;
+        } else if (!out) {
+            out = a;
+        } else {
+            return cli_usage_error("encode", "too many arguments ('%s')", a);
+        }
+    }
+    if (!in || !out)
+        return cli_usage_error("encode", "needs INPUT and OUTPUT.nic");
+    nic_context *ctx = cli_context_create();
+    if (!ctx)
+        return NIC_EXIT_INTERNAL;
+    nic_image img = {0};
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    nic_encode_result res;
+    double t0 = seconds_now();
+    nic_status st = nic_image_read_file(ctx, in, &img, NULL);
+    if (st == NIC_OK)
+        st = nic_encode(ctx, &img, &opt, &buf, &size, &res);
+    int rc = cli_report("encode", ctx, st);
+    if (rc == NIC_EXIT_OK) {
+        FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "wb");
+        if (!f || fwrite(buf, 1, size, f) != size || (f != stdout && fclose(f) != 0)) {
+            fprintf(stderr, "nic encode: error: %s: cannot write\n", out);
+            rc = NIC_EXIT_OUTPUT;
+        }
+    }
+    if (rc == NIC_EXIT_OK && !quiet) {
+        fprintf(stderr, "%s: %zu bytes, %.4f bpp, quality index %d", out, res.bytes, res.bpp,
+                res.quality_index);
+        if (res.coded_width != img.width || res.coded_height != img.height)
+            fprintf(stderr, ", coded at %ux%u (scaled back to %ux%u on decode)", res.coded_width,
+                    res.coded_height, img.width, img.height);
+        fprintf(stderr, ", %.2f s\n", seconds_now() - t0);
+    }
+    free(buf);
+    nic_image_free(&img);
+    nic_context_destroy(ctx);
+    return rc;
+}
+
+int cmd_decode(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL;
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return cli_usage_error("decode", "unknown option '%s'", a);
+        } else if (!in) {
+            in = a;
+        } else if (!out) {
+            out = a;
+        } else {
+            return cli_usage_error("decode", "too many arguments ('%s')", a);
+        }
+    }
+    if (!in || !out)
+        return cli_usage_error("decode", "needs INPUT.nic and OUTPUT");
+    nic_context *ctx = cli_context_create();
+    if (!ctx)
+        return NIC_EXIT_INTERNAL;
+    double t0 = seconds_now();
+    uint8_t *data = NULL;
+    size_t size = 0;
+    nic_container c;
+    nic_image img = {0};
+    nic_status st = nic_container_read_file(ctx, in, 0, &data, &size, &c);
+    if (st == NIC_OK)
+        st = nic_decode(ctx, data, size, in, &img);
+    int rc = cli_report("decode", ctx, st);
+    if (rc == NIC_EXIT_OK) {
+        st = nic_image_write_file(ctx, out, &img);
+        rc = cli_report("decode", ctx, st);
+        if (st == NIC_ERR_IO)
+            rc = NIC_EXIT_OUTPUT;
+        else if (st == NIC_ERR_UNSUPPORTED)
+            rc = NIC_EXIT_USAGE;
+    }
+    if (rc == NIC_EXIT_OK && !quiet && strcmp(out, "-") != 0)
+        fprintf(stderr, "%s: %ux%u %s from %zu bytes, %.2f s\n", out, img.width, img.height,
+                img.channels == 1 ? "gray" : "RGB", size, seconds_now() - t0);
+    free(data);
+    nic_image_free(&img);
+    nic_context_destroy(ctx);
+    return rc;
+}

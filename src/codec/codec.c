@@ -1,0 +1,286 @@
+/* Public encode/decode: model lookup, quality and byte-budget rate control,
+ * and downscaling when a budget is too small for the full picture. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codec/hyper_codec.h"
+#include "image/resize.h"
+
+typedef struct codec_cache {
+    nic_hyper_codec *hyper;
+} codec_cache;
+
+static void codec_cache_free(void *p)
+{
+    codec_cache *cc = p;
+    nic_hyper_codec_free(cc->hyper);
+    free(cc);
+}
+
+static int is_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static nic_status find_model_file(nic_context *ctx, const char *name, char *path, size_t cap)
+{
+    const char *dirs[4] = {ctx->model_dir[0] ? ctx->model_dir : NULL, getenv("NIC_MODEL_DIR"),
+#ifdef NIC_SOURCE_MODEL_DIR
+                           NIC_SOURCE_MODEL_DIR,
+#else
+                           NULL,
+#endif
+#ifdef NIC_INSTALL_MODEL_DIR
+                           NIC_INSTALL_MODEL_DIR
+#else
+                           NULL
+#endif
+    };
+    for (int i = 0; i < 4; i++) {
+        if (!dirs[i] || !*dirs[i])
+            continue;
+        snprintf(path, cap, "%s/%s.safetensors", dirs[i], name);
+        if (is_file(path))
+            return NIC_OK;
+    }
+    return NIC_FAIL(ctx, NIC_ERR_IO,
+                    "model '%s' not found (looked for %s.safetensors in the model folder, "
+                    "$NIC_MODEL_DIR and the installed models)",
+                    name, name);
+}
+
+static nic_status get_hyper(nic_context *ctx, nic_hyper_codec **out)
+{
+    if (!ctx->codecs) {
+        codec_cache *cc = calloc(1, sizeof(*cc));
+        if (!cc)
+            return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
+        ctx->codecs = cc;
+        ctx->codecs_free = codec_cache_free;
+    }
+    codec_cache *cc = ctx->codecs;
+    if (!cc->hyper) {
+        char path[2048];
+        NIC_TRY(find_model_file(ctx, "hyper", path, sizeof(path)));
+        NIC_TRY(nic_hyper_codec_load(ctx, path, &cc->hyper));
+    }
+    *out = cc->hyper;
+    return NIC_OK;
+}
+
+static nic_status get_codec(nic_context *ctx, const char *model, nic_hyper_codec **out)
+{
+    if (!model || strcmp(model, "hyper") == 0)
+        return get_hyper(ctx, out);
+    return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "unknown model '%s' (available: hyper)", model);
+}
+
+void nic_encode_options_init(nic_encode_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->quality = 50;
+    o->allow_downscale = 1;
+}
+
+/* Largest quality index whose file fits the budget, or -1. */
+static nic_status best_fitting(nic_context *ctx, nic_hyper_codec *c, const nic_hyper_latents *lat,
+                               uint64_t budget, uint32_t ow, uint32_t oh, int *q_out,
+                               uint8_t **out, size_t *out_size)
+{
+    *q_out = -1;
+    *out = NULL;
+    uint8_t *buf;
+    size_t size;
+    NIC_TRY(nic_hyper_encode(ctx, c, lat, 0, ow, oh, &buf, &size));
+    if (size > budget) {
+        free(buf);
+        return NIC_OK;
+    }
+    int lo = 0, hi = NIC_HYPER_QUALITY_LEVELS - 1;
+    uint8_t *best = buf;
+    size_t best_size = size;
+    /* Sizes grow with the index (the steps shrink): bisection. */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        nic_status st = nic_hyper_encode(ctx, c, lat, mid, ow, oh, &buf, &size);
+        if (st != NIC_OK) {
+            free(best);
+            return st;
+        }
+        if (size <= budget) {
+            free(best);
+            best = buf;
+            best_size = size;
+            lo = mid;
+        } else {
+            free(buf);
+            hi = mid - 1;
+        }
+    }
+    *q_out = lo;
+    *out = best;
+    *out_size = best_size;
+    return NIC_OK;
+}
+
+static double psnr_of(nic_context *ctx, const nic_image *a, const nic_image *b)
+{
+    nic_quality q;
+    if (nic_compare(ctx, a, b, &q) != NIC_OK)
+        return -1;
+    return q.psnr_rgb;
+}
+
+/* Decodes (fast kernels) and scales back to the original to measure quality. */
+static double quality_after_decode(nic_context *ctx, nic_hyper_codec *c, const uint8_t *file,
+                                   size_t size, const nic_image *original)
+{
+    nic_container f;
+    nic_image dec = {0}, up = {0};
+    double psnr = -1;
+    if (nic_container_parse(ctx, file, size, "candidate", 0, &f) == NIC_OK &&
+        nic_hyper_decode(ctx, c, &f, "candidate", 1, &dec) == NIC_OK &&
+        nic_image_resize(ctx, &dec, original->width, original->height, &up) == NIC_OK)
+        psnr = psnr_of(ctx, original, &up);
+    nic_image_free(&dec);
+    nic_image_free(&up);
+    return psnr;
+}
+
+nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_options *options,
+                      uint8_t **out, size_t *out_size, nic_encode_result *result)
+{
+    if (!out || !out_size)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nic_encode: output pointer is NULL");
+    *out = NULL;
+    *out_size = 0;
+    if (!img || !img->data || !img->width || !img->height ||
+        (img->channels != 1 && img->channels != 3))
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nic_encode: empty image or bad channels");
+    nic_encode_options def;
+    if (!options) {
+        nic_encode_options_init(&def);
+        options = &def;
+    }
+    if (!(options->quality >= 0 && options->quality <= 100))
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "quality %g is not in 0..100",
+                        options->quality);
+    if (options->bpp < 0 || !isfinite(options->bpp))
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "bpp %g is not a positive number",
+                        options->bpp);
+    nic_hyper_codec *c;
+    NIC_TRY(get_codec(ctx, options->model, &c));
+    uint64_t budget = options->max_bytes;
+    if (options->bpp > 0) {
+        uint64_t b = (uint64_t)floor(options->bpp * img->width * img->height / 8.0);
+        budget = budget ? (b < budget ? b : budget) : b;
+    }
+    nic_hyper_latents lat;
+    NIC_TRY(nic_hyper_analyze(ctx, c, img, &lat));
+    nic_status st = NIC_OK;
+    int q = -1;
+    uint32_t cw = img->width, ch = img->height;
+    if (!budget) {
+        q = (int)floor(options->quality * 2.55 + 0.5);
+        st = nic_hyper_encode(ctx, c, &lat, q, 0, 0, out, out_size);
+        nic_hyper_latents_free(&lat);
+    } else {
+        st = best_fitting(ctx, c, &lat, budget, 0, 0, &q, out, out_size);
+        nic_hyper_latents_free(&lat);
+        if (st == NIC_OK && q < 0 && options->allow_downscale) {
+            /* Smaller pictures until the quality after scaling back stops improving. */
+            static const double scales[] = {0.8, 0.64, 0.5, 0.4, 0.32, 0.25, 0.2, 0.16,
+                                            0.125, 0.1, 0.08, 0.0625, 0.05, 0.04, 0.03125};
+            double best_psnr = -1;
+            int worse = 0;
+            for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]) && st == NIC_OK; i++) {
+                uint32_t w = (uint32_t)floor(img->width * scales[i] + 0.5);
+                uint32_t h = (uint32_t)floor(img->height * scales[i] + 0.5);
+                if (w < 8 || h < 8)
+                    break;
+                nic_image small;
+                st = nic_image_resize(ctx, img, w, h, &small);
+                if (st != NIC_OK)
+                    break;
+                st = nic_hyper_analyze(ctx, c, &small, &lat);
+                nic_image_free(&small);
+                if (st != NIC_OK)
+                    break;
+                uint8_t *cand;
+                size_t cand_size;
+                int cq;
+                st = best_fitting(ctx, c, &lat, budget, img->width, img->height, &cq, &cand,
+                                  &cand_size);
+                nic_hyper_latents_free(&lat);
+                if (st != NIC_OK || cq < 0)
+                    continue;
+                double psnr = quality_after_decode(ctx, c, cand, cand_size, img);
+                if (psnr > best_psnr) {
+                    free(*out);
+                    *out = cand;
+                    *out_size = cand_size;
+                    best_psnr = psnr;
+                    q = cq;
+                    cw = w;
+                    ch = h;
+                    worse = 0;
+                } else {
+                    free(cand);
+                    if (++worse >= 2)
+                        break;
+                }
+            }
+        }
+        if (st == NIC_OK && q < 0)
+            st = NIC_FAIL(ctx, NIC_ERR_LIMIT,
+                          "no file of at most %llu bytes can hold this %ux%u image%s",
+                          (unsigned long long)budget, img->width, img->height,
+                          options->allow_downscale ? " even downscaled" : " (downscaling is off)");
+    }
+    if (st != NIC_OK) {
+        free(*out);
+        *out = NULL;
+        *out_size = 0;
+        return st;
+    }
+    if (result) {
+        result->bytes = *out_size;
+        result->bpp = nic_bits_per_pixel(*out_size, img->width, img->height);
+        result->quality_index = q;
+        result->coded_width = cw;
+        result->coded_height = ch;
+    }
+    return NIC_OK;
+}
+
+nic_status nic_decode(nic_context *ctx, const void *data, size_t size, const char *name,
+                      nic_image *out)
+{
+    if (!name)
+        name = "<memory>";
+    if (!out)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nic_decode: output image is NULL");
+    memset(out, 0, sizeof(*out));
+    nic_container f;
+    NIC_TRY(nic_container_parse(ctx, data, size, name, 0, &f));
+    nic_hyper_codec *c;
+    if (f.model_id != NIC_MODEL_ID_HYPER)
+        return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "%s: model id %u is not known to this nic",
+                        name, f.model_id);
+    NIC_TRY(get_hyper(ctx, &c));
+    nic_image coded;
+    NIC_TRY(nic_hyper_decode(ctx, c, &f, name, 0, &coded));
+    uint32_t ow = f.original_width ? f.original_width : f.width;
+    uint32_t oh = f.original_height ? f.original_height : f.height;
+    if (ow == coded.width && oh == coded.height) {
+        *out = coded;
+        return NIC_OK;
+    }
+    nic_status st = nic_image_resize(ctx, &coded, ow, oh, out);
+    nic_image_free(&coded);
+    return st;
+}

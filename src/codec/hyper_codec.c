@@ -1,0 +1,630 @@
+#include "codec/hyper_codec.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "entropy/factorized.h"
+#include "entropy/gaussian.h"
+#include "models/likelihood.h"
+#include "nn/safetensors.h"
+
+/* ln(s_t) in Q16 for the 64 Gaussian table scales s_t = nic_gaussian_scale_q16[t] / 2^16:
+ * [round(65536 * log(round(65536 * 0.11 * (256 / 0.11) ** (i / 63)) / 65536)) for i in 0..63].
+ * Committed constants, so the index choice needs no libm (docs/CODEC.md). */
+static const int32_t ln_scale_q16[NIC_GAUSSIAN_SCALES] = {
+    -144656, -136591, -128524, -120462, -112400, -104332, -96270, -88202, -80141, -72075,
+    -64011,  -55947,  -47882,  -39817,  -31753,  -23688,  -15624, -7559,  505,    8569,
+    16634,   24699,   32763,   40828,   48892,   56957,   65021,  73086,  81150,  89215,
+    97280,   105344,  113409,  121473,  129538,  137602,  145667, 153731, 161796, 169860,
+    177925,  185989,  194054,  202118,  210183,  218247,  226312, 234376, 242441, 250505,
+    258570,  266635,  274699,  282764,  290828,  298893,  306957, 315022, 323086, 331151,
+    339215,  347280,  355344,  363409};
+
+uint16_t nic_hyper_scale_index(int32_t log_sigma_q16)
+{
+    /* The smallest table whose scale is >= sigma (the last one for larger scales). */
+    uint32_t lo = 0, hi = NIC_GAUSSIAN_SCALES - 1;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (ln_scale_q16[mid] >= log_sigma_q16)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return (uint16_t)lo;
+}
+
+/* ---------------------------------------------------------------- z tables */
+
+#define Z_TAIL 1e-7
+#define Z_MAX_RADIUS 2000
+
+typedef struct z_table_data {
+    int32_t *offsets;
+    int32_t *lengths;
+    int64_t *weights; /* [nz][stride] */
+    size_t stride;
+} z_table_data;
+
+static void z_table_data_free(z_table_data *t)
+{
+    free(t->offsets);
+    free(t->lengths);
+    free(t->weights);
+    memset(t, 0, sizeof(*t));
+}
+
+static double fp_cdf(const float *p, double u)
+{
+    return 1.0 / (1.0 + exp(-nic_fp_logit(p, u)));
+}
+
+/* Integer probability weights of every channel's factorized prior over the
+ * integers where it has mass; the tails go to the escape symbol. */
+static nic_status z_tables_compute(nic_context *ctx, const nic_hyper_model *m, z_table_data *t)
+{
+    nic_fp_layout l;
+    nic_fp_layout_get(&l);
+    const int nz = m->cfg.nz;
+    const float *params = nn_param_data(&m->params, m->prior);
+    memset(t, 0, sizeof(*t));
+    t->offsets = calloc((size_t)nz, sizeof(int32_t));
+    t->lengths = calloc((size_t)nz, sizeof(int32_t));
+    int *lo = calloc((size_t)nz, sizeof(int)), *hi = calloc((size_t)nz, sizeof(int));
+    if (!t->offsets || !t->lengths || !lo || !hi) {
+        free(lo);
+        free(hi);
+        z_table_data_free(t);
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "z tables: out of memory");
+    }
+    size_t maxlen = 2;
+    for (int c = 0; c < nz; c++) {
+        const float *p = params + (size_t)c * l.count;
+        /* median: the logit is increasing, find its zero by bisection */
+        double a = -4096, b = 4096;
+        for (int it = 0; it < 60; it++) {
+            double mid = 0.5 * (a + b);
+            if (nic_fp_logit(p, mid) < 0)
+                a = mid;
+            else
+                b = mid;
+        }
+        int med = (int)floor(0.5 * (a + b) + 0.5);
+        int r = 1;
+        while (r < Z_MAX_RADIUS &&
+               (fp_cdf(p, med - r - 0.5) > Z_TAIL || 1.0 - fp_cdf(p, med + r + 0.5) > Z_TAIL))
+            r++;
+        lo[c] = med - r;
+        hi[c] = med + r;
+        size_t len = (size_t)(hi[c] - lo[c] + 2);
+        if (len > maxlen)
+            maxlen = len;
+    }
+    t->stride = maxlen;
+    t->weights = calloc((size_t)nz * maxlen, sizeof(int64_t));
+    if (!t->weights) {
+        free(lo);
+        free(hi);
+        z_table_data_free(t);
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "z tables: out of memory");
+    }
+    for (int c = 0; c < nz; c++) {
+        const float *p = params + (size_t)c * l.count;
+        int64_t *w = t->weights + (size_t)c * maxlen;
+        int n = hi[c] - lo[c] + 1;
+        double prev = fp_cdf(p, lo[c] - 0.5), tails = prev;
+        for (int k = 0; k < n; k++) {
+            double next = fp_cdf(p, lo[c] + k + 0.5);
+            double pmf = next - prev;
+            prev = next;
+            w[k] = 1 + (int64_t)llround((pmf > 0 ? pmf : 0) * 4294967296.0);
+        }
+        tails += 1.0 - prev;
+        w[n] = 1 + (int64_t)llround(tails * 4294967296.0);
+        t->offsets[c] = lo[c];
+        t->lengths[c] = n + 1;
+    }
+    free(lo);
+    free(hi);
+    return NIC_OK;
+}
+
+static nic_status z_tables_build(nic_context *ctx, nic_hyper_codec *c, const z_table_data *t)
+{
+    int nz = c->model.cfg.nz;
+    uint32_t *lengths = malloc(sizeof(uint32_t) * nz);
+    uint64_t *weights = malloc(sizeof(uint64_t) * nz * t->stride);
+    if (!lengths || !weights) {
+        free(lengths);
+        free(weights);
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "z tables: out of memory");
+    }
+    nic_status st = NIC_OK;
+    for (int i = 0; i < nz; i++) {
+        if (t->lengths[i] < 2 || (size_t)t->lengths[i] > t->stride ||
+            t->lengths[i] > NIC_CDF_MAX_SYMBOLS)
+            st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: z table %d has %d symbols", c->path, i,
+                          t->lengths[i]);
+        lengths[i] = (uint32_t)t->lengths[i];
+    }
+    for (size_t i = 0; st == NIC_OK && i < (size_t)nz * t->stride; i++) {
+        if (t->weights[i] < 0)
+            st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: negative z table weight", c->path);
+        weights[i] = (uint64_t)t->weights[i];
+    }
+    if (st == NIC_OK)
+        st = nic_factorized_create_from_weights(ctx, &c->z_tables, (uint32_t)nz, t->offsets,
+                                                lengths, weights, t->stride);
+    free(lengths);
+    free(weights);
+    return st;
+}
+
+nic_status nic_hyper_export(nic_context *ctx, const nic_hyper_model *m, const char *path,
+                            const char *description)
+{
+    z_table_data t;
+    NIC_TRY(z_tables_compute(ctx, m, &t));
+    nn_st_writer w;
+    nn_st_writer_init(&w);
+    const nn_params *p = &m->params;
+    nic_status st = nn_st_writer_meta(ctx, &w, "format", "nic-model-1");
+    if (st == NIC_OK)
+        st = nn_st_writer_meta(ctx, &w, "model", "hyper");
+    if (st == NIC_OK && description)
+        st = nn_st_writer_meta(ctx, &w, "description", description);
+    for (int i = 0; st == NIC_OK && i < p->count; i++)
+        st = nn_st_writer_add(ctx, &w, p->items[i].name, NN_DTYPE_F32, p->items[i].ndim,
+                              p->items[i].shape, p->data + p->items[i].offset);
+    int64_t s1[1] = {m->cfg.nz}, s2[2] = {m->cfg.nz, (int64_t)t.stride};
+    if (st == NIC_OK)
+        st = nn_st_writer_add(ctx, &w, "z_tables.offsets", NN_DTYPE_I32, 1, s1, t.offsets);
+    if (st == NIC_OK)
+        st = nn_st_writer_add(ctx, &w, "z_tables.lengths", NN_DTYPE_I32, 1, s1, t.lengths);
+    if (st == NIC_OK)
+        st = nn_st_writer_add(ctx, &w, "z_tables.weights", NN_DTYPE_I64, 2, s2, t.weights);
+    if (st == NIC_OK)
+        st = nn_st_writer_write(ctx, &w, path);
+    nn_st_writer_free(&w);
+    z_table_data_free(&t);
+    return st;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static int64_t shape_dim(const nn_st_file *f, const char *name, int dim)
+{
+    const nn_st_tensor *t = nn_st_find(f, name);
+    return (t && t->ndim > dim) ? t->shape[dim] : -1;
+}
+
+static nic_status load_z_tables(nic_context *ctx, nic_hyper_codec *c, const nn_st_file *f)
+{
+    const nn_st_tensor *to = nn_st_find(f, "z_tables.offsets");
+    const nn_st_tensor *tl = nn_st_find(f, "z_tables.lengths");
+    const nn_st_tensor *tw = nn_st_find(f, "z_tables.weights");
+    int nz = c->model.cfg.nz;
+    z_table_data t;
+    memset(&t, 0, sizeof(t));
+    if (!to || !tl || !tw) {
+        /* A file without exported tables (e.g. straight from training): build them
+         * here. Fine on this machine; export for files that travel. */
+        NIC_TRY(z_tables_compute(ctx, &c->model, &t));
+    } else {
+        if (to->dtype != NN_DTYPE_I32 || tl->dtype != NN_DTYPE_I32 || tw->dtype != NN_DTYPE_I64 ||
+            to->count != (uint64_t)nz || tl->count != (uint64_t)nz || tw->ndim != 2 ||
+            tw->shape[0] != nz || tw->shape[1] < 2)
+            return NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: z_tables tensors have the wrong type or shape",
+                            c->path);
+        t.stride = (size_t)tw->shape[1];
+        t.offsets = malloc(sizeof(int32_t) * nz);
+        t.lengths = malloc(sizeof(int32_t) * nz);
+        t.weights = malloc(sizeof(int64_t) * nz * t.stride);
+        if (!t.offsets || !t.lengths || !t.weights) {
+            z_table_data_free(&t);
+            return NIC_FAIL(ctx, NIC_ERR_NOMEM, "z tables: out of memory");
+        }
+        memcpy(t.offsets, to->data, sizeof(int32_t) * nz);
+        memcpy(t.lengths, tl->data, sizeof(int32_t) * nz);
+        memcpy(t.weights, tw->data, sizeof(int64_t) * nz * t.stride);
+    }
+    nic_status st = z_tables_build(ctx, c, &t);
+    z_table_data_free(&t);
+    return st;
+}
+
+nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_codec **out)
+{
+    *out = NULL;
+    nn_st_file f;
+    NIC_TRY(nn_st_read_file(ctx, path, &f));
+    nic_hyper_codec *c = calloc(1, sizeof(*c));
+    if (!c) {
+        nn_st_free(&f);
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory loading %s", path);
+    }
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    nic_hyper_config cfg = {(int)shape_dim(&f, "g_a.0.weight", 0),
+                            (int)shape_dim(&f, "g_a.6.weight", 0),
+                            (int)shape_dim(&f, "h_a.4.weight", 0)};
+    nic_status st = NIC_OK;
+    if (cfg.n <= 0 || cfg.m <= 0 || cfg.nz <= 0)
+        st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: not a hyper model (g_a / h_a weights missing)",
+                      path);
+    if (st == NIC_OK)
+        st = nic_hyper_model_create(ctx, &cfg, &c->model);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (int i = 0; st == NIC_OK && i < c->model.params.count; i++) {
+        const nn_param *it = &c->model.params.items[i];
+        float *dst = c->model.params.data + it->offset;
+        st = nn_st_read_f32(ctx, &f, it->name, dst, it->count);
+        if (st == NIC_OK)
+            crc = crc32(crc, (const Bytef *)dst, (uInt)(it->count * sizeof(float)));
+    }
+    if (st != NIC_OK)
+        nic_fail_prefix(ctx, "%s", path);
+    c->weights_hash = (uint32_t)crc;
+    if (st == NIC_OK)
+        st = nic_hyper_int_create(ctx, &c->model, &c->hint);
+    if (st == NIC_OK)
+        st = load_z_tables(ctx, c, &f);
+    if (st == NIC_OK)
+        st = nic_gaussian_create(ctx, &c->y_tables);
+    if (st == NIC_OK && nn_engine_create(ctx, &c->eng) != NIC_OK) {
+        nic_context_clear_error(ctx); /* reference kernels still work */
+        c->eng = NULL;
+    }
+    nn_st_free(&f);
+    if (st != NIC_OK) {
+        nic_hyper_codec_free(c);
+        return st;
+    }
+    *out = c;
+    return NIC_OK;
+}
+
+void nic_hyper_codec_free(nic_hyper_codec *c)
+{
+    if (!c)
+        return;
+    nic_hyper_int_free(&c->hint);
+    nic_cdf_set_free(&c->z_tables);
+    nic_cdf_set_free(&c->y_tables);
+    nic_hyper_model_free(&c->model);
+    nn_engine_destroy(c->eng);
+    free(c);
+}
+
+/* ---------------------------------------------------------------- transforms */
+
+static int pad64(uint32_t v)
+{
+    return (int)((v + 63) / 64 * 64);
+}
+
+/* Runs a chain of conv blocks (with GDN or ReLU between) on one image.
+ * mode: 0 = GDN after all but the last, 1 = ReLU after all but the last. */
+static nic_status run_chain(nic_context *ctx, nn_engine *eng, unsigned flags, nic_conv_block *b,
+                            nic_gdn_block *gdn, int count, const nn_params *p, const float *x,
+                            int h, int w, float *out, int *h_out, int *w_out)
+{
+    nic_status st = NIC_OK;
+    float *bufs[2] = {NULL, NULL}, *sq = NULL, *norm = NULL;
+    size_t cap = 0;
+    int hh = h, ww = w;
+    /* size the scratch by the largest intermediate output */
+    for (int i = 0; i < count; i++) {
+        int ho, wo;
+        if (b[i].transposed) {
+            ho = hh * b[i].stride;
+            wo = ww * b[i].stride;
+        } else {
+            ho = (hh + 2 * (b[i].k / 2) - b[i].k) / b[i].stride + 1;
+            wo = (ww + 2 * (b[i].k / 2) - b[i].k) / b[i].stride + 1;
+        }
+        size_t n = (size_t)b[i].c_out * ho * wo;
+        if (i < count - 1 && n > cap)
+            cap = n;
+        hh = ho;
+        ww = wo;
+    }
+    for (int k = 0; k < 2; k++)
+        bufs[k] = nn_alloc(cap * sizeof(float));
+    if (gdn) {
+        sq = nn_alloc(cap * sizeof(float));
+        norm = nn_alloc(cap * sizeof(float));
+    }
+    if (!bufs[0] || !bufs[1] || (gdn && (!sq || !norm))) {
+        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory for a %dx%d image", h, w);
+        goto done;
+    }
+    const float *in = x;
+    hh = h;
+    ww = w;
+    for (int i = 0; i < count && st == NIC_OK; i++) {
+        st = nic_conv_block_plan(ctx, eng, &b[i], 1, hh, ww, flags);
+        if (st != NIC_OK)
+            break;
+        int last = i == count - 1;
+        float *dst = last ? out : bufs[i & 1];
+        st = nic_conv_block_forward(ctx, &b[i], p, in, dst);
+        hh = b[i].h_out;
+        ww = b[i].w_out;
+        nic_conv_block_release(&b[i]);
+        if (st != NIC_OK || last)
+            break;
+        size_t n = (size_t)b[i].c_out * hh * ww;
+        if (gdn) {
+            st = nic_gdn_block_plan(ctx, eng, &gdn[i], 1, hh, ww, flags);
+            if (st == NIC_OK)
+                st = nic_gdn_block_forward(ctx, &gdn[i], p, dst, dst, sq, norm); /* in place */
+            nic_gdn_block_release(&gdn[i]);
+        } else {
+            nn_relu_forward(dst, n, dst);
+        }
+        in = dst;
+    }
+    *h_out = hh;
+    *w_out = ww;
+done:
+    nn_free(bufs[0]);
+    nn_free(bufs[1]);
+    nn_free(sq);
+    nn_free(norm);
+    return st;
+}
+
+void nic_hyper_latents_free(nic_hyper_latents *lat)
+{
+    free(lat->y);
+    free(lat->zhat);
+    free(lat->mean_q16);
+    free(lat->log_scale_q16);
+    free(lat->z_stream);
+    memset(lat, 0, sizeof(*lat));
+}
+
+nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_image *img,
+                             nic_hyper_latents *lat)
+{
+    memset(lat, 0, sizeof(*lat));
+    nic_hyper_model *m = &c->model;
+    const int ph = pad64(img->height), pw = pad64(img->width);
+    lat->width = img->width;
+    lat->height = img->height;
+    lat->channels = img->channels;
+    lat->hy = ph / 16;
+    lat->wy = pw / 16;
+    lat->hz = ph / 64;
+    lat->wz = pw / 64;
+    const size_t plane = (size_t)ph * pw, ny = (size_t)m->cfg.m * lat->hy * lat->wy;
+    const size_t nz = (size_t)m->cfg.nz * lat->hz * lat->wz;
+    float *x = nn_alloc(3 * plane * sizeof(float));
+    float *zf = nn_alloc(nz * sizeof(float));
+    lat->y = malloc(ny * sizeof(float));
+    lat->zhat = malloc(nz * sizeof(int32_t));
+    lat->mean_q16 = malloc(ny * sizeof(int32_t));
+    lat->log_scale_q16 = malloc(ny * sizeof(int32_t));
+    nic_status st = NIC_OK;
+    if (!x || !zf || !lat->y || !lat->zhat || !lat->mean_q16 || !lat->log_scale_q16) {
+        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory for a %ux%u image", img->width,
+                      img->height);
+        goto done;
+    }
+    /* [0, 1] planes, edges replicated into the padding */
+    for (int ch = 0; ch < 3; ch++)
+        for (int yy = 0; yy < ph; yy++) {
+            uint32_t sy = (uint32_t)yy < img->height ? (uint32_t)yy : img->height - 1;
+            for (int xx = 0; xx < pw; xx++) {
+                uint32_t sx = (uint32_t)xx < img->width ? (uint32_t)xx : img->width - 1;
+                const uint8_t *px = img->data + ((size_t)sy * img->width + sx) * img->channels;
+                x[ch * plane + (size_t)yy * pw + xx] =
+                    px[img->channels == 3 ? ch : 0] * (1.0f / 255.0f);
+            }
+        }
+    int h, w;
+    st = run_chain(ctx, c->eng, 0, m->ga, m->ga_gdn, 4, &m->params, x, ph, pw, lat->y, &h, &w);
+    if (st == NIC_OK)
+        st = run_chain(ctx, c->eng, 0, m->ha, NULL, 3, &m->params, lat->y, h, w, zf, &h, &w);
+    if (st != NIC_OK)
+        goto done;
+    for (size_t i = 0; i < nz; i++) {
+        float v = nearbyintf(zf[i]);
+        lat->zhat[i] = v > 1e6f ? 1000000 : (v < -1e6f ? -1000000 : (int32_t)v);
+    }
+    st = nic_hyper_int_heads(ctx, &c->hint, lat->zhat, lat->hz, lat->wz, lat->mean_q16,
+                             lat->log_scale_q16);
+    if (st == NIC_OK) {
+        nic_rans_encoder enc;
+        nic_rans_encoder_init(&enc);
+        st = nic_factorized_encode(ctx, &c->z_tables, lat->zhat, (uint32_t)m->cfg.nz,
+                                   (size_t)lat->hz * lat->wz, &enc);
+        if (st == NIC_OK)
+            st = nic_rans_encoder_finish(ctx, &enc, 0, &lat->z_stream, &lat->z_size);
+        nic_rans_encoder_free(&enc);
+    }
+done:
+    nn_free(x);
+    nn_free(zf);
+    if (st != NIC_OK)
+        nic_hyper_latents_free(lat);
+    return st;
+}
+
+static int32_t t_from_quality(int q)
+{
+    return (int32_t)(((int64_t)q * NIC_Q_ONE + 127) / 255);
+}
+
+/* Table indexes of every y element for the given log steps. */
+static void y_indexes(const nic_hyper_codec *c, const int32_t *log_scale_q16,
+                      const int32_t *log_step_q16, size_t plane, uint16_t *idx)
+{
+    for (int ch = 0; ch < c->model.cfg.m; ch++)
+        for (size_t i = 0; i < plane; i++) {
+            int64_t v = (int64_t)log_scale_q16[ch * plane + i] - log_step_q16[ch];
+            v = v > INT32_MAX ? INT32_MAX : (v < INT32_MIN ? INT32_MIN : v);
+            idx[ch * plane + i] = nic_hyper_scale_index((int32_t)v);
+        }
+}
+
+nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hyper_latents *lat,
+                            int q, uint32_t original_width, uint32_t original_height,
+                            uint8_t **out, size_t *size)
+{
+    if (q < 0 || q >= NIC_HYPER_QUALITY_LEVELS)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "quality index %d is not in 0..255", q);
+    const int M = c->model.cfg.m;
+    const size_t plane = (size_t)lat->hy * lat->wy, ny = (size_t)M * plane;
+    int32_t *log_step = malloc(sizeof(int32_t) * M);
+    int32_t *sym = malloc(sizeof(int32_t) * ny);
+    uint16_t *idx = malloc(sizeof(uint16_t) * ny);
+    nic_status st = NIC_OK;
+    uint8_t *y_stream = NULL;
+    size_t y_size = 0;
+    if (!log_step || !sym || !idx) {
+        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory encoding");
+        goto done;
+    }
+    nic_hyper_int_log_steps(&c->hint, t_from_quality(q), log_step);
+    y_indexes(c, lat->log_scale_q16, log_step, plane, idx);
+    for (int ch = 0; ch < M; ch++) {
+        float step = expf(log_step[ch] / 65536.0f);
+        for (size_t i = 0; i < plane; i++) {
+            size_t k = ch * plane + i;
+            float v = nearbyintf((lat->y[k] - lat->mean_q16[k] / 65536.0f) / step);
+            sym[k] = v > 1e9f ? 1000000000 : (v < -1e9f ? -1000000000 : (int32_t)v);
+        }
+    }
+    nic_rans_encoder enc;
+    nic_rans_encoder_init(&enc);
+    st = nic_gaussian_encode(ctx, &c->y_tables, sym, NULL, idx, ny, &enc);
+    if (st == NIC_OK)
+        st = nic_rans_encoder_finish(ctx, &enc, 0, &y_stream, &y_size);
+    nic_rans_encoder_free(&enc);
+    if (st == NIC_OK) {
+        nic_container f;
+        nic_container_init(&f);
+        uint8_t params[1] = {(uint8_t)q};
+        f.model_id = NIC_MODEL_ID_HYPER;
+        f.weights_hash = c->weights_hash;
+        f.width = lat->width;
+        f.height = lat->height;
+        f.channels = lat->channels;
+        f.original_width = original_width;
+        f.original_height = original_height;
+        f.params = params;
+        f.params_size = 1;
+        f.stream_count = 2;
+        f.streams[0].data = lat->z_stream;
+        f.streams[0].size = lat->z_size;
+        f.streams[1].data = y_stream;
+        f.streams[1].size = y_size;
+        st = nic_container_write(ctx, &f, out, size);
+    }
+done:
+    free(y_stream);
+    free(log_step);
+    free(sym);
+    free(idx);
+    return st;
+}
+
+nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_container *file,
+                            const char *name, int fast, nic_image *out)
+{
+    nic_hyper_model *m = &c->model;
+    if (file->weights_hash != c->weights_hash)
+        return NIC_FAIL(ctx, NIC_ERR_MISMATCH,
+                        "%s: made with other weights of the hyper model (hash %08x; %s has %08x)",
+                        name, file->weights_hash, c->path, c->weights_hash);
+    if (file->params_size != 1 || file->stream_count != 2)
+        return NIC_FAIL(ctx, NIC_ERR_FORMAT,
+                        "%s: a hyper file has 1 parameter byte and 2 streams, not %zu and %u", name,
+                        file->params_size, file->stream_count);
+    if (file->channels != 1 && file->channels != 3)
+        return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "%s: %u channels (hyper codes 1 or 3)", name,
+                        file->channels);
+    const int q = file->params[0];
+    const int ph = pad64(file->height), pw = pad64(file->width);
+    const int hy = ph / 16, wy = pw / 16, hz = ph / 64, wz = pw / 64;
+    const int M = m->cfg.m, NZ = m->cfg.nz;
+    const size_t plane = (size_t)hy * wy, ny = (size_t)M * plane, nzc = (size_t)NZ * hz * wz;
+    int32_t *zhat = malloc(sizeof(int32_t) * nzc);
+    int32_t *mean = malloc(sizeof(int32_t) * ny), *ls = malloc(sizeof(int32_t) * ny);
+    int32_t *sym = malloc(sizeof(int32_t) * ny), *log_step = malloc(sizeof(int32_t) * M);
+    uint16_t *idx = malloc(sizeof(uint16_t) * ny);
+    float *yhat = nn_alloc(sizeof(float) * ny);
+    float *xhat = nn_alloc(sizeof(float) * 3 * (size_t)ph * pw);
+    nic_status st = NIC_OK;
+    memset(out, 0, sizeof(*out));
+    if (!zhat || !mean || !ls || !sym || !log_step || !idx || !yhat || !xhat) {
+        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "%s: out of memory for %ux%u", name, file->width,
+                      file->height);
+        goto done;
+    }
+    nic_rans_decoder dec;
+    st = nic_rans_decoder_init(ctx, &dec, file->streams[0].data, file->streams[0].size, name);
+    if (st == NIC_OK)
+        st = nic_factorized_decode(ctx, &c->z_tables, &dec, (uint32_t)NZ, (size_t)hz * wz, zhat);
+    if (st == NIC_OK)
+        st = nic_rans_decoder_finish(ctx, &dec, name);
+    if (st == NIC_OK)
+        st = nic_hyper_int_heads(ctx, &c->hint, zhat, hz, wz, mean, ls);
+    if (st != NIC_OK)
+        goto done;
+    nic_hyper_int_log_steps(&c->hint, t_from_quality(q), log_step);
+    y_indexes(c, ls, log_step, plane, idx);
+    st = nic_rans_decoder_init(ctx, &dec, file->streams[1].data, file->streams[1].size, name);
+    if (st == NIC_OK)
+        st = nic_gaussian_decode(ctx, &c->y_tables, &dec, NULL, idx, ny, sym);
+    if (st == NIC_OK)
+        st = nic_rans_decoder_finish(ctx, &dec, name);
+    if (st != NIC_OK)
+        goto done;
+    for (int ch = 0; ch < M; ch++) {
+        float step = expf(log_step[ch] / 65536.0f);
+        for (size_t i = 0; i < plane; i++) {
+            size_t k = ch * plane + i;
+            yhat[k] = (float)sym[k] * step + mean[k] / 65536.0f;
+        }
+    }
+    /* Deterministic kernels: the same output for any thread count or build. */
+    int h, w;
+    st = run_chain(ctx, fast ? c->eng : NULL, fast ? 0 : NN_CONV_REFERENCE, m->gs, m->gs_gdn, 4,
+                   &m->params, yhat, hy, wy, xhat, &h, &w);
+    if (st == NIC_OK)
+        st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
+    if (st != NIC_OK)
+        goto done;
+    const size_t xplane = (size_t)h * w;
+    for (uint32_t yy = 0; yy < file->height; yy++)
+        for (uint32_t xx = 0; xx < file->width; xx++) {
+            float rgb[3];
+            for (int ch = 0; ch < 3; ch++) {
+                float v = xhat[ch * xplane + (size_t)yy * w + xx] * 255.0f;
+                rgb[ch] = v < 0 ? 0 : (v > 255 ? 255 : v);
+            }
+            uint8_t *px = out->data + ((size_t)yy * out->width + xx) * out->channels;
+            if (out->channels == 3)
+                for (int ch = 0; ch < 3; ch++)
+                    px[ch] = (uint8_t)(rgb[ch] + 0.5f);
+            else
+                px[0] = (uint8_t)(0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2] + 0.5f);
+        }
+done:
+    free(zhat);
+    free(mean);
+    free(ls);
+    free(sym);
+    free(log_step);
+    free(idx);
+    nn_free(yhat);
+    nn_free(xhat);
+    if (st != NIC_OK)
+        nic_image_free(out);
+    return st;
+}

@@ -1,0 +1,71 @@
+/*
+ * The hyper codec: a trained hyperprior model turned into a real bitstream.
+ *
+ *   analysis   image -> y (float, any kernels), z^ = round(h_a(y)) (integers)
+ *   tables     z^ -> mean, log-scale (integer heads); quality -> steps (integer)
+ *   symbols    s = round((y - mean) / step), coded with the Gaussian table of
+ *              scale exp(log-scale) / step; z^ coded with per-channel tables
+ *   synthesis  y^ = s * step + mean -> image, with deterministic kernels
+ *
+ * docs/CODEC.md explains why the decoder reproduces every table choice on
+ * any machine, and docs/FORMAT.md the bitstream.
+ */
+#ifndef NIC_CODEC_HYPER_CODEC_H
+#define NIC_CODEC_HYPER_CODEC_H
+
+#include "entropy/cdf.h"
+#include "models/hyper_int.h"
+#include "nn/conv.h"
+
+#define NIC_MODEL_ID_HYPER 1
+#define NIC_HYPER_QUALITY_LEVELS 256 /* quality index 0..255 in the file */
+
+typedef struct nic_hyper_codec {
+    nic_hyper_model model;
+    nic_hyper_int hint;
+    nic_cdf_set z_tables; /* one per channel of z */
+    nic_cdf_set y_tables; /* the 64 Gaussian tables */
+    uint32_t weights_hash;
+    nn_engine *eng; /* fast kernels for the encoder's analysis (may be NULL) */
+    char path[512];
+} nic_hyper_codec;
+
+nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_codec **out);
+void nic_hyper_codec_free(nic_hyper_codec *c);
+
+/* Writes model weights plus the integer z tables (so decoders on every machine
+ * use the same tables) and metadata to path. */
+nic_status nic_hyper_export(nic_context *ctx, const nic_hyper_model *m, const char *path,
+                            const char *description);
+
+/* What the analysis transform found for one image; reused for every quality. */
+typedef struct nic_hyper_latents {
+    uint32_t width, height, channels; /* the coded image */
+    int hy, wy, hz, wz;               /* latent sizes */
+    float *y;                         /* [m][hy][wy] */
+    int32_t *zhat;                    /* [nz][hz][wz] */
+    int32_t *mean_q16, *log_scale_q16; /* [m][hy][wy] */
+    uint8_t *z_stream;                /* coded z (the same for every quality) */
+    size_t z_size;
+} nic_hyper_latents;
+
+nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_image *img,
+                             nic_hyper_latents *lat);
+void nic_hyper_latents_free(nic_hyper_latents *lat);
+
+/* A complete .nic file at quality index q (0..255). original_* = 0 when the
+ * coded image is the original size. */
+nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hyper_latents *lat,
+                            int q, uint32_t original_width, uint32_t original_height,
+                            uint8_t **out, size_t *size);
+
+/* Decodes a parsed container whose model is this codec into the coded-size image.
+ * fast = 0: the deterministic synthesis (what nic decode uses); fast = 1: the
+ * engine's fastest kernels (the encoder's quality estimates). */
+nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_container *file,
+                            const char *name, int fast, nic_image *out);
+
+/* Index of the Gaussian table for log-scale ln(sigma) in Q16 (integer only). */
+uint16_t nic_hyper_scale_index(int32_t log_sigma_q16);
+
+#endif

@@ -1,0 +1,149 @@
+/* The hyper codec end to end with a small random model: round trips, byte
+ * budgets (with downscaling), deterministic decoding across thread counts,
+ * integer table choices, and malformed files. */
+#include "test.h"
+
+#include <omp.h>
+#include <sys/stat.h>
+
+#include "codec/hyper_codec.h"
+#include "nn/safetensors.h"
+
+static void make_image(nic_image *img, uint32_t w, uint32_t h, uint32_t c, int seed)
+{
+    nic_image_alloc(NULL, img, w, h, c);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (uint32_t k = 0; k < c; k++)
+                img->data[(y * w + x) * c + k] =
+                    (uint8_t)(128 + 90 * sin(0.05 * x * (k + 1) + 0.07 * y + seed) +
+                              20 * ((x / 8 + y / 8) % 2));
+}
+
+int main(void)
+{
+    nic_context *ctx = nic_context_create();
+    /* A small random model, exported like a shipped one. */
+    nic_hyper_config cfg = {.n = 16, .m = 16, .nz = 8};
+    nic_hyper_model m;
+    CHECK_STATUS(nic_hyper_model_create(ctx, &cfg, &m), NIC_OK);
+    nn_rng rng;
+    nn_rng_seed(&rng, 4);
+    nic_hyper_model_init(&m, &rng);
+    char dir[4096], path[8400];
+    snprintf(dir, sizeof(dir), "%s", test_tmp_dir());
+    snprintf(path, sizeof(path), "%s/hyper.safetensors", dir);
+    CHECK_STATUS(nic_hyper_export(ctx, &m, path, "test model"), NIC_OK);
+    CHECK_STATUS(nic_context_set_model_dir(ctx, dir), NIC_OK);
+
+    /* Scale index: integer comparisons against the committed log-scales. */
+    CHECK(nic_hyper_scale_index(INT32_MIN) == 0 && nic_hyper_scale_index(INT32_MAX) == 63);
+    CHECK(nic_hyper_scale_index(-144656) == 0 && nic_hyper_scale_index(-144655) == 1);
+    CHECK(nic_hyper_scale_index(0) == 18); /* sigma 1.0 lies between tables 17 and 18 */
+
+    nic_image img;
+    make_image(&img, 100, 70, 3, 1); /* not a multiple of 64: padding and cropping */
+    nic_encode_options opt;
+    nic_encode_options_init(&opt);
+    uint8_t *buf = NULL, *buf_hi = NULL;
+    size_t size = 0, size_hi = 0;
+    nic_encode_result res;
+    opt.quality = 10;
+    CHECK_STATUS(nic_encode(ctx, &img, &opt, &buf, &size, &res), NIC_OK);
+    opt.quality = 90;
+    CHECK_STATUS(nic_encode(ctx, &img, &opt, &buf_hi, &size_hi, NULL), NIC_OK);
+    CHECK_MSG(size_hi > size, "quality 90 gave %zu bytes, quality 10 %zu", size_hi, size);
+    CHECK(res.bytes == size && res.quality_index == 26 && res.coded_width == 100);
+
+    nic_image dec1, dec2;
+    CHECK_STATUS(nic_decode(ctx, buf_hi, size_hi, "hi.nic", &dec1), NIC_OK);
+    CHECK(dec1.width == 100 && dec1.height == 70 && dec1.channels == 3);
+    /* Deterministic: another thread count gives the same pixels. */
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(threads > 1 ? 1 : 2);
+    CHECK_STATUS(nic_decode(ctx, buf_hi, size_hi, "hi.nic", &dec2), NIC_OK);
+    omp_set_num_threads(threads);
+    CHECK(dec2.data && memcmp(dec1.data, dec2.data, 100 * 70 * 3) == 0);
+    nic_image_free(&dec2);
+    /* A fresh context (model loaded again) decodes the same. */
+    nic_context *ctx2 = nic_context_create();
+    nic_context_set_model_dir(ctx2, dir);
+    CHECK_STATUS(nic_decode(ctx2, buf_hi, size_hi, "hi.nic", &dec2), NIC_OK);
+    CHECK(dec2.data && memcmp(dec1.data, dec2.data, 100 * 70 * 3) == 0);
+    nic_image_free(&dec2);
+    nic_context_destroy(ctx2);
+    nic_image_free(&dec1);
+
+    /* Gray images stay gray. */
+    nic_image gray;
+    make_image(&gray, 64, 64, 1, 2);
+    uint8_t *gbuf;
+    size_t gsize;
+    CHECK_STATUS(nic_encode(ctx, &gray, NULL, &gbuf, &gsize, NULL), NIC_OK);
+    CHECK_STATUS(nic_decode(ctx, gbuf, gsize, "gray.nic", &dec1), NIC_OK);
+    CHECK(dec1.channels == 1 && dec1.width == 64);
+    nic_image_free(&dec1);
+    free(gbuf);
+    nic_image_free(&gray);
+
+    /* Byte budgets: never over, even when the picture has to shrink. */
+    nic_image big;
+    make_image(&big, 192, 128, 3, 3);
+    size_t budgets[] = {60, 120, 300, 800, 3000};
+    for (size_t i = 0; i < sizeof(budgets) / sizeof(budgets[0]); i++) {
+        nic_encode_options_init(&opt);
+        opt.max_bytes = budgets[i];
+        uint8_t *b = NULL;
+        size_t n = 0;
+        nic_status st = nic_encode(ctx, &big, &opt, &b, &n, &res);
+        if (st == NIC_ERR_LIMIT) {
+            printf("budget %zu: cannot fit (%s)\n", budgets[i], nic_context_error(ctx));
+            continue;
+        }
+        CHECK_STATUS(st, NIC_OK);
+        CHECK_MSG(n <= budgets[i], "budget %zu: %zu bytes", budgets[i], n);
+        printf("budget %zu: %zu bytes, q %d, coded %ux%u\n", budgets[i], n, res.quality_index,
+               res.coded_width, res.coded_height);
+        nic_image d;
+        CHECK_STATUS(nic_decode(ctx, b, n, "budget.nic", &d), NIC_OK);
+        CHECK(d.width == 192 && d.height == 128); /* scaled back to the original */
+        nic_image_free(&d);
+        free(b);
+    }
+    nic_encode_options_init(&opt);
+    opt.max_bytes = 10;
+    CHECK_STATUS(nic_encode(ctx, &big, &opt, &buf_hi, &size_hi, NULL), NIC_ERR_LIMIT);
+    nic_image_free(&big);
+
+    /* Malformed and mismatched files. */
+    nic_image d;
+    for (size_t cut = 0; cut < size; cut += size / 13 + 1)
+        CHECK(nic_decode(ctx, buf, cut, "cut.nic", &d) != NIC_OK && d.data == NULL);
+    uint8_t *bad = malloc(size);
+    memcpy(bad, buf, size);
+    bad[size / 2] ^= 0x40;
+    CHECK_STATUS(nic_decode(ctx, bad, size, "flip.nic", &d), NIC_ERR_CORRUPT);
+    free(bad);
+    nic_hyper_model_init(&m, &rng); /* other weights, same shapes */
+    char other[4200];
+    snprintf(other, sizeof(other), "%s/other", dir);
+    mkdir(other, 0755);
+    snprintf(path, sizeof(path), "%s/hyper.safetensors", other);
+    CHECK_STATUS(nic_hyper_export(ctx, &m, path, "other"), NIC_OK);
+    ctx2 = nic_context_create();
+    nic_context_set_model_dir(ctx2, other);
+    CHECK_STATUS(nic_decode(ctx2, buf, size, "a.nic", &d), NIC_ERR_MISMATCH);
+    CHECK(strstr(nic_context_error(ctx2), "other weights") != NULL);
+    nic_context_destroy(ctx2);
+    ctx2 = nic_context_create();
+    nic_context_set_model_dir(ctx2, "/nonexistent");
+    setenv("NIC_MODEL_DIR", "/nonexistent", 1);
+    CHECK(nic_decode(ctx2, buf, size, "a.nic", &d) != NIC_OK);
+    nic_context_destroy(ctx2);
+
+    free(buf);
+    nic_image_free(&img);
+    nic_hyper_model_free(&m);
+    nic_context_destroy(ctx);
+    return test_finish("test_codec");
+}
