@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # Sample used by `make demo` (any PNG/JPEG/PPM works).
 DEMO_IMAGE  ?= ../shared/data/kodak/kodim23.png
 
-.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench
+.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make test-sanitize  the same tests in an ASan+UBSan build ($(BUILD_ASAN)/)"
 	@echo "make demo           deps + build + run nic on a sample image"
 	@echo "make bench          build and run the benchmark programs"
+	@echo "make eval           rate-distortion and byte-budget tables on Kodak (minutes)"
 	@echo "make fuzz           build the libFuzzer targets with clang and run each briefly"
 	@echo "make install        install into PREFIX=$(PREFIX)"
 
@@ -54,6 +55,9 @@ fuzz:
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIC_FUZZ=ON -DNIC_SANITIZE=ON -DNIC_BUILD_TESTS=OFF
 	cmake --build $(BUILD_FUZZ) -j $(JOBS)
 	sh scripts/run-fuzzers.sh $(BUILD_FUZZ) $${FUZZ_SECONDS:-30}
+
+eval: build
+	$(BUILD)/bench/eval_kodak --data $${KODAK:-../shared/data/kodak}
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -53,7 +53,7 @@ static nic_status find_model_file(nic_context *ctx, const char *name, char *path
                     name, name);
 }
 
-static nic_status get_hyper(nic_context *ctx, nic_hyper_codec **out)
+nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
 {
     if (!ctx->codecs) {
         codec_cache *cc = calloc(1, sizeof(*cc));
@@ -75,7 +75,7 @@ static nic_status get_hyper(nic_context *ctx, nic_hyper_codec **out)
 static nic_status get_codec(nic_context *ctx, const char *model, nic_hyper_codec **out)
 {
     if (!model || strcmp(model, "hyper") == 0)
-        return get_hyper(ctx, out);
+        return nic_codec_get_hyper(ctx, out);
     return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "unknown model '%s' (available: hyper)", model);
 }
 
@@ -271,7 +271,7 @@ nic_status nic_decode(nic_context *ctx, const void *data, size_t size, const cha
     if (f.model_id != NIC_MODEL_ID_HYPER)
         return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "%s: model id %u is not known to this nic",
                         name, f.model_id);
-    NIC_TRY(get_hyper(ctx, &c));
+    NIC_TRY(nic_codec_get_hyper(ctx, &c));
     nic_image coded;
     NIC_TRY(nic_hyper_decode(ctx, c, &f, name, 0, &coded));
     uint32_t ow = f.original_width ? f.original_width : f.width;

@@ -65,6 +65,9 @@ nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hype
 nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_container *file,
                             const char *name, int fast, nic_image *out);
 
+/* The context's hyper codec, loaded on first use from the model search path. */
+nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out);
+
 /* Index of the Gaussian table for log-scale ln(sigma) in Q16 (integer only). */
 uint16_t nic_hyper_scale_index(int32_t log_sigma_q16);
 

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Black-box tests of train -> export -> encode -> info -> decode with a tiny
+# model trained here for a few steps (the shipped model is not needed).
+set -u
+: "${NIC:?}" "${NIC_FIXTURES:?}" "${NIC_TMP:?}"
+mkdir -p "$NIC_TMP"
+T="$NIC_TMP/codec.$$"
+mkdir -p "$T/models"
+trap 'rm -rf "$T"' EXIT
+failures=0
+checks=0
+fail() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
+expect() {
+    want=$1; shift
+    checks=$((checks + 1))
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "'$*' exited $got, expected $want"
+        sed 's/^/  out: /' "$T/out" >&2
+        sed 's/^/  err: /' "$T/err" >&2
+    fi
+}
+has() {
+    checks=$((checks + 1))
+    grep -q -F -- "$2" "$1" || { fail "$1 lacks '$2'"; sed 's/^/  /' "$1" >&2; }
+}
+size_of() { wc -c <"$1" | tr -d ' '; }
+
+DATA="$NIC_FIXTURES/metrics"
+IMG="$NIC_FIXTURES/metrics/$(ls "$DATA" | grep -m1 '\.png$')"
+TRAIN="--out $T/run --channels 8,8,4 --crop 64 --batch 2 --data $DATA --val $DATA --val-count 2 --log-every 1 --seed 3"
+
+# train, then resume from the checkpoint
+expect 0 "$NIC" train $TRAIN --steps 3;  has "$T/out" "new run"; has "$T/out" "step       3/3"
+expect 0 "$NIC" train $TRAIN --steps 5;  has "$T/out" "resuming"; has "$T/out" "at step 3"
+has "$T/out" "step       5/5"
+checks=$((checks + 1)); [ -s "$T/run/checkpoint.safetensors" ] || fail "no checkpoint"
+checks=$((checks + 1)); [ "$(wc -l <"$T/run/train.csv")" -eq 6 ] || fail "train.csv should have a header and 5 rows"
+expect 2 "$NIC" train --crop 100;        has "$T/err" "multiple of 64"
+expect 0 "$NIC" train $TRAIN --export "$T/models/hyper.safetensors"; has "$T/out" "step 5"
+
+export NIC_MODEL_DIR="$T/models"
+expect 0 "$NIC" encode -q 60 "$IMG" "$T/a.nic";  has "$T/err" "quality index 153"
+expect 0 "$NIC" info "$T/a.nic";                has "$T/out" "model           id 1"
+expect 0 "$NIC" decode "$T/a.nic" "$T/a.png";   has "$T/err" "RGB from"
+expect 0 "$NIC" compare "$IMG" "$T/a.png";      has "$T/out" "PSNR-RGB"
+# deterministic decoding: one thread and two give the same file
+OMP_NUM_THREADS=1 "$NIC" decode --quiet "$T/a.nic" "$T/a1.png"
+OMP_NUM_THREADS=2 "$NIC" decode --quiet "$T/a.nic" "$T/a2.png"
+checks=$((checks + 1)); cmp -s "$T/a1.png" "$T/a2.png" || fail "decoding depends on the thread count"
+# byte budgets hold, headers included
+for n in 150 400 1200; do
+    expect 0 "$NIC" encode --max-bytes "$n" "$IMG" "$T/b$n.nic"
+    checks=$((checks + 1))
+    [ "$(size_of "$T/b$n.nic")" -le "$n" ] || fail "--max-bytes $n gave $(size_of "$T/b$n.nic") bytes"
+    expect 0 "$NIC" decode "$T/b$n.nic" "$T/b$n.png"
+    expect 0 "$NIC" compare "$IMG" "$T/b$n.png"   # same size as the original
+done
+expect 1 "$NIC" encode --max-bytes 5 "$IMG" "$T/c.nic";  has "$T/err" "no file of at most 5 bytes"
+# errors
+expect 2 "$NIC" encode -q 101 "$IMG" "$T/c.nic";         has "$T/err" "0..100"
+expect 2 "$NIC" encode "$IMG";                           has "$T/err" "needs INPUT"
+expect 1 "$NIC" encode "$T/missing.png" "$T/c.nic";      has "$T/err" "missing.png"
+expect 1 "$NIC" encode --model nope "$IMG" "$T/c.nic";   has "$T/err" "unknown model 'nope'"
+head -c 40 "$T/a.nic" >"$T/cut.nic"
+expect 1 "$NIC" decode "$T/cut.nic" "$T/x.png"
+expect 1 "$NIC" decode "$IMG" "$T/x.png"
+checks=$((checks + 1)); [ ! -e "$T/x.png" ] || fail "a failed decode left an output file"
+NIC_MODEL_DIR=/nonexistent expect 1 "$NIC" decode "$T/a.nic" "$T/x.png"
+
+if [ "$failures" -ne 0 ]; then
+    echo "test_codec: $failures of $checks checks FAILED" >&2
+    exit 1
+fi
+echo "test_codec: all $checks checks passed"
