@@ -9,6 +9,7 @@
 #include "entropy/factorized.h"
 #include "entropy/gaussian.h"
 #include "models/likelihood.h"
+#include "nn/conv_det.h"
 #include "nn/safetensors.h"
 
 /* ln(s_t) in Q16 for the 64 Gaussian table scales s_t = nic_gaussian_scale_q16[t] / 2^16:
@@ -345,15 +346,25 @@ static nic_status run_chain(nic_context *ctx, nn_engine *eng, unsigned flags, ni
     hh = h;
     ww = w;
     for (int i = 0; i < count && st == NIC_OK; i++) {
-        st = nic_conv_block_plan(ctx, eng, &b[i], 1, hh, ww, flags);
-        if (st != NIC_OK)
-            break;
         int last = i == count - 1;
         float *dst = last ? out : bufs[i & 1];
-        st = nic_conv_block_forward(ctx, &b[i], p, in, dst);
+        if ((flags & NN_CONV_REFERENCE) && b[i].transposed) {
+            /* the decoder's deterministic kernel (same bits everywhere, and faster) */
+            st = nn_conv_transpose_det_forward(ctx, b[i].c_in, hh, ww, b[i].c_out, b[i].k,
+                                               b[i].stride, b[i].k / 2, in,
+                                               nn_param_data(p, b[i].weight),
+                                               nn_param_data(p, b[i].bias), dst);
+            b[i].h_out = hh * b[i].stride;
+            b[i].w_out = ww * b[i].stride;
+        } else {
+            st = nic_conv_block_plan(ctx, eng, &b[i], 1, hh, ww, flags);
+            if (st != NIC_OK)
+                break;
+            st = nic_conv_block_forward(ctx, &b[i], p, in, dst);
+            nic_conv_block_release(&b[i]);
+        }
         hh = b[i].h_out;
         ww = b[i].w_out;
-        nic_conv_block_release(&b[i]);
         if (st != NIC_OK || last)
             break;
         size_t n = (size_t)b[i].c_out * hh * ww;
