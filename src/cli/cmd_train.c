@@ -420,11 +420,12 @@ int cmd_train(int argc, char **argv)
             double sps = (opt.step - last_step) / (t - last);
             double mse = acc_mse / acc_n;
             double eta = (o.steps - opt.step) / (sps > 0 ? sps : 1);
+            long eta_min = (long)(eta / 60);
             printf("step %7lld/%ld  loss %.4f  bpp %.4f (z %.4f)  psnr %.2f  |g| %.3f  lr %.2e  "
-                   "%.2f steps/s  eta %.0fh%02.0fm\n",
+                   "%.2f steps/s  eta %ldh%02ldm\n",
                    (long long)opt.step, o.steps, acc_loss / acc_n, acc_bpp / acc_n,
                    acc_bpp_z / acc_n, 10 * log10(255.0 * 255.0 / mse), acc_norm / acc_n, lr, sps,
-                   floor(eta / 3600), fmod(eta / 60, 60));
+                   eta_min / 60, eta_min % 60);
             fflush(stdout);
             fprintf(tcsv, "%lld,%.6f,%.6f,%.6f,%.4f,%.5f,%.3g,%.1f\n", (long long)opt.step,
                     acc_loss / acc_n, acc_bpp / acc_n, acc_bpp_z / acc_n,
