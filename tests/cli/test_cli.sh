@@ -1,34 +1,9 @@
 #!/bin/sh
 # Black-box tests of the nic tool: output, exit codes, and error messages.
 # Environment (set by CTest): NIC (binary), NIC_FIXTURES, NIC_TMP.
-set -u
-: "${NIC:?}" "${NIC_FIXTURES:?}" "${NIC_TMP:?}"
+. "$(dirname "$0")/lib.sh"
+cli_setup test_cli
 IMG="$NIC_FIXTURES/images"
-mkdir -p "$NIC_TMP"
-T="$NIC_TMP/cli.$$"
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-failures=0
-checks=0
-
-fail() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE CMD... : runs CMD, keeps stdout/stderr in $T/out and $T/err
-expect() {
-    want=$1; shift
-    checks=$((checks + 1))
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "'$*' exited $got, expected $want"
-        sed 's/^/  stderr: /' "$T/err" >&2
-    fi
-}
-# has FILE TEXT : FILE must contain TEXT
-has() {
-    checks=$((checks + 1))
-    grep -q -F -- "$2" "$1" || { fail "$1 lacks '$2'"; sed 's/^/  /' "$1" >&2; }
-}
 
 expect 0 "$NIC" --version;            has "$T/out" "nic 0."
 expect 0 "$NIC" --help;               has "$T/out" "compare"; has "$T/out" "Exit status"
@@ -80,8 +55,4 @@ checks=$((checks + 1))
 "$NIC" convert - - <"$IMG/rgb.ppm" >"$T/stdout.png" 2>"$T/err" || fail "convert - - failed"
 expect 0 "$NIC" compare "$IMG/rgb8.png" "$T/stdout.png";   has "$T/out" "PSNR-RGB  inf"
 
-if [ "$failures" -ne 0 ]; then
-    echo "test_cli: $failures of $checks checks FAILED" >&2
-    exit 1
-fi
-echo "test_cli: all $checks checks passed"
+cli_finish

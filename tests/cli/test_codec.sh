@@ -1,30 +1,9 @@
 #!/bin/sh
 # Black-box tests of train -> export -> encode -> info -> decode with a tiny
 # model trained here for a few steps (the shipped model is not needed).
-set -u
-: "${NIC:?}" "${NIC_FIXTURES:?}" "${NIC_TMP:?}"
-mkdir -p "$NIC_TMP"
-T="$NIC_TMP/codec.$$"
+. "$(dirname "$0")/lib.sh"
+cli_setup test_codec
 mkdir -p "$T/models"
-trap 'rm -rf "$T"' EXIT
-failures=0
-checks=0
-fail() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
-expect() {
-    want=$1; shift
-    checks=$((checks + 1))
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "'$*' exited $got, expected $want"
-        sed 's/^/  out: /' "$T/out" >&2
-        sed 's/^/  err: /' "$T/err" >&2
-    fi
-}
-has() {
-    checks=$((checks + 1))
-    grep -q -F -- "$2" "$1" || { fail "$1 lacks '$2'"; sed 's/^/  /' "$1" >&2; }
-}
 size_of() { wc -c <"$1" | tr -d ' '; }
 
 DATA="$NIC_FIXTURES/metrics"
@@ -69,8 +48,4 @@ expect 1 "$NIC" decode "$IMG" "$T/x.png"
 checks=$((checks + 1)); [ ! -e "$T/x.png" ] || fail "a failed decode left an output file"
 NIC_MODEL_DIR=/nonexistent expect 1 "$NIC" decode "$T/a.nic" "$T/x.png"
 
-if [ "$failures" -ne 0 ]; then
-    echo "test_codec: $failures of $checks checks FAILED" >&2
-    exit 1
-fi
-echo "test_codec: all $checks checks passed"
+cli_finish

@@ -2,31 +2,10 @@
 # Black-box tests of `nic info`: fields of a valid file (text and JSON), and
 # a clear error with exit status 1 for every kind of malformed file.
 # Environment (set by CTest): NIC (binary), NIC_FIXTURES, NIC_TMP.
-set -u
-: "${NIC:?}" "${NIC_FIXTURES:?}" "${NIC_TMP:?}"
+. "$(dirname "$0")/lib.sh"
+cli_setup test_info
 SAMPLE="$NIC_FIXTURES/format/sample.nic"
-mkdir -p "$NIC_TMP"
-T="$NIC_TMP/info.$$"
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-failures=0
-checks=0
 
-fail() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
-expect() {
-    want=$1; shift
-    checks=$((checks + 1))
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "'$*' exited $got, expected $want"
-        sed 's/^/  stderr: /' "$T/err" >&2
-    fi
-}
-has() {
-    checks=$((checks + 1))
-    grep -q -F -- "$2" "$1" || { fail "$1 lacks '$2'"; sed 's/^/  /' "$1" >&2; }
-}
 # patch FILE OFFSET BYTE(octal) : overwrite one byte
 patch() { printf "\\$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null; }
 
@@ -114,5 +93,4 @@ expect 1 "$NIC" info "$T/e.nic"; has "$T/err" "file is empty"
 # a bad file among good ones: the good ones are still shown, the exit status is 1
 expect 1 "$NIC" info "$SAMPLE" "$T/c.nic"; has "$T/out" "crc-32          122a732c (ok)"
 
-echo "test_info: $checks checks, $failures failed"
-[ "$failures" -eq 0 ]
+cli_finish
