@@ -73,6 +73,7 @@ int main(void)
     nic_image_free(&dec2);
     nic_context_destroy(ctx2);
     nic_image_free(&dec1);
+    free(buf_hi);
 
     /* Gray images stay gray. */
     nic_image gray;
@@ -113,6 +114,7 @@ int main(void)
     nic_encode_options_init(&opt);
     opt.max_bytes = 10;
     CHECK_STATUS(nic_encode(ctx, &big, &opt, &buf_hi, &size_hi, NULL), NIC_ERR_LIMIT);
+    CHECK(buf_hi == NULL && size_hi == 0);
     nic_image_free(&big);
 
     /* Malformed and mismatched files. */
