@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # Sample used by `make demo` (any PNG/JPEG/PPM works).
 DEMO_IMAGE  ?= ../shared/data/kodak/kodim23.png
 
-.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval
+.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval eval-codecs
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make demo           deps + build + run nic on a sample image"
 	@echo "make bench          build and run the benchmark programs"
 	@echo "make eval           rate-distortion and byte-budget tables on Kodak (minutes)"
+	@echo "make eval-codecs    JPEG/WebP/AVIF/JPEG XL/HEIC on Kodak, then BD-rate summary (an hour)"
 	@echo "make fuzz           build the libFuzzer targets with clang and run each briefly"
 	@echo "make install        install into PREFIX=$(PREFIX)"
 
@@ -58,6 +59,14 @@ fuzz:
 
 eval: build
 	$(BUILD)/bench/eval_kodak --data $${KODAK:-../shared/data/kodak}
+
+# Classical codecs on all of Kodak (runs/eval_codecs.csv), then the summary with
+# nic's own CSV when there is one (runs/eval_nic.csv: eval_kodak --csv).
+EVAL_OUT ?= runs
+eval-codecs: build
+	sh scripts/eval-codecs.sh --out $(EVAL_OUT)
+	$(BUILD)/bench/eval_rd_summary $(EVAL_OUT)/eval_codecs.csv \
+	  $$(test -f $(EVAL_OUT)/eval_nic.csv && echo $(EVAL_OUT)/eval_nic.csv)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -165,8 +165,12 @@ int main(int argc, char **argv)
                 if (size > budgets[b])
                     over_budget++;
                 if (decode_fast(ctx, c, buf, size, &img, &dec) == NIC_OK &&
-                    nic_compare(ctx, &img, &dec, &q) == NIC_OK)
+                    nic_compare(ctx, &img, &dec, &q) == NIC_OK) {
                     add(&bud_nic[b], size * 8.0 / pixels, &q);
+                    if (csv)
+                        fprintf(csv, "kodim%02d,nic@%zu,auto,%zu,%.5f,%.4f,%.6f\n", k,
+                                budgets[b], size, size * 8.0 / pixels, q.psnr_rgb, q.ms_ssim);
+                }
                 nic_image_free(&dec);
                 free(buf);
             }
@@ -178,6 +182,10 @@ int main(int argc, char **argv)
                     return 1;
                 if (size_j <= budgets[b]) {
                     add(&bud_jpg[b], size_j * 8.0 / pixels, &q);
+                    if (csv)
+                        fprintf(csv, "kodim%02d,jpeg@%zu,q%d,%zu,%.5f,%.4f,%.6f\n", k,
+                                budgets[b], jq, size_j, size_j * 8.0 / pixels, q.psnr_rgb,
+                                q.ms_ssim);
                     break;
                 }
             }

@@ -6,7 +6,8 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config
 libpng-dev libjpeg62-turbo-dev zlib1g-dev libdnnl-dev libomp-dev
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev
+webp libavif-bin libjxl-tools libheif-examples"
 
 missing=""
 for p in $PACKAGES; do
