@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "image/image_internal.h"
 
 void help_encode(FILE *out)
 {
@@ -107,11 +108,9 @@ int cmd_encode(int argc, char **argv)
         st = nic_encode(ctx, &img, &opt, &buf, &size, &res);
     int rc = cli_report("encode", ctx, st);
     if (rc == NIC_EXIT_OK) {
-        FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "wb");
-        if (!f || fwrite(buf, 1, size, f) != size || (f != stdout && fclose(f) != 0)) {
-            fprintf(stderr, "nic encode: error: %s: cannot write\n", out);
-            rc = NIC_EXIT_OUTPUT;
-        }
+        /* the library's atomic writer (temp file + rename; "-" is stdout) */
+        if (nic_write_whole_file(ctx, out, buf, size) != NIC_OK)
+            rc = cli_report("encode", ctx, nic_context_status(ctx)) ? NIC_EXIT_OUTPUT : rc;
     }
     if (rc == NIC_EXIT_OK && !quiet) {
         fprintf(stderr, "%s: %zu bytes, %.4f bpp, quality index %d", out, res.bytes, res.bpp,
