@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/train.h"
 #include "data/image_set.h"
 #include "codec/hyper_codec.h"
 #include "models/hyper.h"
@@ -27,13 +28,6 @@
 #define DEFAULT_DATA "../shared/data/bsds500/train:../shared/data/bsds500/test"
 #define DEFAULT_VAL "../shared/data/bsds500/val"
 
-typedef struct train_options {
-    const char *model, *data, *val, *out, *init, *export_path;
-    long steps, batch, crop, seed, log_every, ckpt_every, val_every, val_count;
-    double lr, lr_min, clip, time_limit_min;
-    long n, m, nz;
-} train_options;
-
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig)
 {
@@ -41,18 +35,31 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+int train_stop_requested(void)
+{
+    return stop_requested != 0;
+}
+
+void train_install_signals(void)
+{
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+}
+
 void help_train(FILE *out)
 {
     fprintf(out,
             "Usage: nic train [options]\n"
             "\n"
-            "Trains a model on random crops of a folder of images (rate + lambda * MSE,\n"
-            "lambda drawn per crop over the model's whole range). Resumable: the run\n"
+            "Trains a model on random crops of a folder of images. hyper: rate + lambda *\n"
+            "MSE, lambda drawn per crop over the model's whole range; rnn: L1 of the\n"
+            "residual after each of --iterations iterations, backpropagated through all\n"
+            "of them. Resumable: the run\n"
             "folder keeps checkpoint.safetensors; running the same command again goes\n"
             "on from it. Ctrl-C (or SIGTERM) saves a checkpoint before exiting.\n"
             "\n"
             "Options:\n"
-            "  --model <name> ....... model to train: hyper (default=hyper)\n"
+            "  --model <name> ....... model to train: hyper or rnn (default=hyper)\n"
             "  --data <dirs> ........ ':'-separated folders/files of training images\n"
             "                         (default=" DEFAULT_DATA ")\n"
             "  --val <dirs> ......... validation images (default=" DEFAULT_VAL ")\n"
@@ -63,12 +70,21 @@ void help_train(FILE *out)
             "                         model) instead of random ones\n"
             "  --steps <int> ........ total optimizer steps (default=100000)\n"
             "  --batch <int> ........ crops per step (default=8)\n"
-            "  --crop <int> ......... crop side, a multiple of 64 (default=128)\n"
-            "  --lr <float> ......... peak learning rate (default=1e-4)\n"
+            "  --crop <int> ......... crop side, a multiple of 64 (default=128; rnn: of 16,\n"
+            "                         default 64)\n"
+            "  --lr <float> ......... peak learning rate (default=1e-4; rnn 5e-4)\n"
             "  --lr-min <float> ..... final learning rate of the cosine schedule (default=1e-5)\n"
             "  --clip <float> ....... gradient-norm clipping (default=1.0)\n"
             "  --channels N,M,NZ .... transform, latent and hyper-latent channels\n"
             "                         (default=96,128,64; fixed once a run has started)\n"
+            "  --iterations <int> ... rnn: iterations unrolled in training, the most a file\n"
+            "                         can have (default=8)\n"
+            "  --widths <10 ints> ... rnn: E-Conv,E-RNN1,E-RNN2,E-RNN3,bits,D-Conv,D-RNN1..4\n"
+            "                         (default=16,32,64,64,32,64,64,64,32,16; fixed once a\n"
+            "                         run has started)\n"
+            "  --lstm ............... rnn: ConvLSTM cells instead of ConvGRU\n"
+            "  --oneshot ............ rnn: one-shot reconstruction instead of additive\n"
+            "  --val-crop <int> ..... rnn: side of the validation crops (default=128)\n"
             "  --seed <int> ......... random seed (default=1)\n"
             "  --log-every <int> .... steps between progress lines (default=50)\n"
             "  --checkpoint-every <int> steps between checkpoints (default=500)\n"
@@ -79,7 +95,7 @@ void help_train(FILE *out)
             "  -h, --help ........... this help\n");
 }
 
-static double now_seconds(void)
+double train_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -108,6 +124,10 @@ static int parse_options(int argc, char **argv, train_options *o)
     o->n = def.n;
     o->m = def.m;
     o->nz = def.nz;
+    o->iterations = 8;
+    o->val_crop = 128;
+    static const long rnn_widths[10] = {16, 32, 64, 64, 32, 64, 64, 64, 32, 16};
+    memcpy(o->widths, rnn_widths, sizeof(rnn_widths));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -141,9 +161,19 @@ static int parse_options(int argc, char **argv, train_options *o)
         STR_OPT("--out", out)
         STR_OPT("--init", init)
         STR_OPT("--export", export_path)
+        if (strcmp(a, "--steps") == 0)
+            o->set_steps = 1;
+        if (strcmp(a, "--batch") == 0)
+            o->set_batch = 1;
+        if (strcmp(a, "--crop") == 0)
+            o->set_crop = 1;
+        if (strcmp(a, "--lr") == 0)
+            o->set_lr = 1;
         INT_OPT("--steps", steps, 1, 100000000)
         INT_OPT("--batch", batch, 1, 1024)
-        INT_OPT("--crop", crop, 64, 4096)
+        INT_OPT("--crop", crop, 16, 4096)
+        INT_OPT("--iterations", iterations, 1, 32)
+        INT_OPT("--val-crop", val_crop, 16, 4096)
         INT_OPT("--seed", seed, 0, 0x7fffffff)
         INT_OPT("--log-every", log_every, 1, 1000000)
         INT_OPT("--checkpoint-every", ckpt_every, 1, 100000000)
@@ -163,10 +193,41 @@ static int parse_options(int argc, char **argv, train_options *o)
             i++;
             continue;
         }
+        if (strcmp(a, "--widths") == 0) {
+            long *wd = o->widths;
+            if (!v || sscanf(v, "%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld", &wd[0], &wd[1], &wd[2],
+                             &wd[3], &wd[4], &wd[5], &wd[6], &wd[7], &wd[8], &wd[9]) != 10)
+                return cli_usage_error("train", "--widths needs 10 integers (see --help)");
+            for (int k = 0; k < 10; k++)
+                if (wd[k] < 1 || wd[k] > 4096 || (k >= 6 && wd[k] % 4 != 0))
+                    return cli_usage_error("train", "--widths: %ld is not 1..4096 (D-RNN widths: "
+                                           "multiples of 4)", wd[k]);
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--lstm") == 0) {
+            o->lstm = 1;
+            continue;
+        }
+        if (strcmp(a, "--oneshot") == 0) {
+            o->oneshot = 1;
+            continue;
+        }
         return cli_usage_error("train", "unknown option '%s'", a);
     }
+    if (strcmp(o->model, "rnn") == 0) {
+        if (!o->set_batch)
+            o->batch = 8;
+        if (!o->set_crop)
+            o->crop = 64;
+        if (!o->set_lr)
+            o->lr = 5e-4;
+        if (o->crop % 16 != 0 || o->val_crop % 16 != 0)
+            return cli_usage_error("train", "rnn: --crop and --val-crop must be multiples of 16");
+        return NIC_EXIT_OK;
+    }
     if (strcmp(o->model, "hyper") != 0)
-        return cli_usage_error("train", "unknown model '%s' (available: hyper)", o->model);
+        return cli_usage_error("train", "unknown model '%s' (available: hyper, rnn)", o->model);
     if (o->crop % 64 != 0)
         return cli_usage_error("train", "--crop must be a multiple of 64");
     return NIC_EXIT_OK;
@@ -182,8 +243,7 @@ static void config_string(const train_options *o, char *buf, size_t cap)
              o->clip, o->seed, o->data);
 }
 
-/* Reads "key": number from the stored JSON configuration. */
-static int config_long(const char *json, const char *key, long *out)
+int train_config_long(const char *json, const char *key, long *out)
 {
     char pat[64];
     snprintf(pat, sizeof(pat), "\"%s\": ", key);
@@ -194,10 +254,29 @@ static int config_long(const char *json, const char *key, long *out)
     return 1;
 }
 
-static int file_exists(const char *path)
+int train_file_exists(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0;
+}
+
+int train_make_dir(const char *out_dir)
+{
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+        /* also create the parent, once (runs/ on a fresh checkout) */
+        char parent[1024];
+        snprintf(parent, sizeof(parent), "%s", out_dir);
+        char *slash = strrchr(parent, '/');
+        if (slash) {
+            *slash = '\0';
+            mkdir(parent, 0755);
+        }
+        if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "nic train: error: cannot create %s: %s\n", out_dir, strerror(errno));
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* Mean bpp / PSNR on fixed validation crops at three rates (rounding, like the coder). */
@@ -250,21 +329,11 @@ int cmd_train(int argc, char **argv)
     if (rc != NIC_EXIT_OK)
         return rc;
     char out_dir[1024], ckpt[1100], model_path[1100], train_csv[1100], val_csv[1100];
+    if (strcmp(o.model, "rnn") == 0)
+        return train_rnn(&o);
     snprintf(out_dir, sizeof(out_dir), "%s", o.out ? o.out : "runs/hyper");
-    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
-        /* also create the parent, once (runs/ on a fresh checkout) */
-        char parent[1024];
-        snprintf(parent, sizeof(parent), "%s", out_dir);
-        char *slash = strrchr(parent, '/');
-        if (slash) {
-            *slash = '\0';
-            mkdir(parent, 0755);
-        }
-        if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, "nic train: error: cannot create %s: %s\n", out_dir, strerror(errno));
-            return NIC_EXIT_OUTPUT;
-        }
-    }
+    if (!train_make_dir(out_dir))
+        return NIC_EXIT_OUTPUT;
     snprintf(ckpt, sizeof(ckpt), "%s/checkpoint.safetensors", out_dir);
     snprintf(model_path, sizeof(model_path), "%s/model.safetensors", out_dir);
     snprintf(train_csv, sizeof(train_csv), "%s/train.csv", out_dir);
@@ -288,7 +357,7 @@ int cmd_train(int argc, char **argv)
     char *stored = NULL;
     nic_status st = NIC_OK;
 
-    int resume = file_exists(ckpt);
+    int resume = train_file_exists(ckpt);
     if (resume) {
         /* The architecture comes from the checkpoint, whatever the flags say. */
         nn_st_file f;
@@ -296,8 +365,8 @@ int cmd_train(int argc, char **argv)
         if (st == NIC_OK) {
             const char *cfg = nn_st_get_meta(&f, "config");
             long n, m, nz;
-            if (config_long(cfg, "n", &n) && config_long(cfg, "m", &m) &&
-                config_long(cfg, "nz", &nz)) {
+            if (train_config_long(cfg, "n", &n) && train_config_long(cfg, "m", &m) &&
+                train_config_long(cfg, "nz", &nz)) {
                 o.n = n;
                 o.m = m;
                 o.nz = nz;
@@ -376,17 +445,16 @@ int cmd_train(int argc, char **argv)
            o.crop, nn_engine_has_dnnl(eng) ? "oneDNN" : "reference");
     fflush(stdout);
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    train_install_signals();
     nn_lr_schedule sched = {.kind = NN_LR_COSINE, .lr = (float)o.lr, .lr_min = (float)o.lr_min,
                             .warmup = 500, .total = o.steps > 500 ? o.steps - 500 : 1};
     nic_crop_options crop = {(uint32_t)o.crop, (uint32_t)o.crop, 1, 3};
-    double start = now_seconds(), last = start;
+    double start = train_now(), last = start;
     int64_t last_step = opt.step;
     double acc_loss = 0, acc_bpp = 0, acc_bpp_z = 0, acc_mse = 0, acc_norm = 0;
     int acc_n = 0;
     while (opt.step < o.steps && !stop_requested) {
-        if (o.time_limit_min > 0 && now_seconds() - start > o.time_limit_min * 60) {
+        if (o.time_limit_min > 0 && train_now() - start > o.time_limit_min * 60) {
             printf("time limit reached\n");
             break;
         }
@@ -416,7 +484,7 @@ int cmd_train(int argc, char **argv)
         acc_norm += norm;
         acc_n++;
         if (opt.step % o.log_every == 0) {
-            double t = now_seconds();
+            double t = train_now();
             double sps = (opt.step - last_step) / (t - last);
             double mse = acc_mse / acc_n;
             double eta = (o.steps - opt.step) / (sps > 0 ? sps : 1);

@@ -1,0 +1,319 @@
+/*
+ * nic train --model rnn: the progressive RNN model (src/models/rnn.h).
+ *
+ * Same run folder as the hyper model: checkpoint.safetensors (resumable),
+ * train.csv, val.csv (PSNR after each iteration count on fixed validation
+ * crops, deterministic binarizer) and model.safetensors.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/train.h"
+#include "codec/rnn_codec.h"
+#include "data/image_set.h"
+#include "models/rnn.h"
+#include "nn/checkpoint.h"
+#include "nn/optim.h"
+#include "nn/safetensors.h"
+
+static void rnn_config_of(const train_options *o, nic_rnn_config *c)
+{
+    nic_rnn_config_default(c);
+    c->cell = o->lstm ? NN_CONVLSTM : NN_CONVGRU;
+    c->e_conv = (int)o->widths[0];
+    for (int k = 0; k < NIC_RNN_ENC_CELLS; k++)
+        c->enc[k] = (int)o->widths[1 + k];
+    c->bits = (int)o->widths[4];
+    c->d_conv = (int)o->widths[5];
+    for (int k = 0; k < NIC_RNN_DEC_CELLS; k++)
+        c->dec[k] = (int)o->widths[6 + k];
+    c->iterations = (int)o->iterations;
+    c->oneshot = o->oneshot;
+}
+
+static void config_string(const train_options *o, char *buf, size_t cap)
+{
+    const long *w = o->widths;
+    snprintf(buf, cap,
+             "{\"model\": \"rnn\", \"lstm\": %d, \"oneshot\": %d, \"iterations\": %ld, "
+             "\"w0\": %ld, \"w1\": %ld, \"w2\": %ld, \"w3\": %ld, \"w4\": %ld, \"w5\": %ld, "
+             "\"w6\": %ld, \"w7\": %ld, \"w8\": %ld, \"w9\": %ld, \"batch\": %ld, \"crop\": %ld, "
+             "\"steps\": %ld, \"lr\": %g, \"lr_min\": %g, \"clip\": %g, \"seed\": %ld, "
+             "\"data\": \"%s\"}",
+             o->lstm, o->oneshot, o->iterations, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
+             w[8], w[9], o->batch, o->crop, o->steps, o->lr, o->lr_min, o->clip, o->seed, o->data);
+}
+
+/* The architecture stored in a checkpoint wins over the command line. */
+static void config_from_stored(const char *json, train_options *o)
+{
+    long v;
+    char key[8];
+    if (train_config_long(json, "lstm", &v))
+        o->lstm = (int)v;
+    if (train_config_long(json, "oneshot", &v))
+        o->oneshot = (int)v;
+    if (train_config_long(json, "iterations", &v))
+        o->iterations = v;
+    for (int k = 0; k < 10; k++) {
+        snprintf(key, sizeof(key), "w%d", k);
+        if (train_config_long(json, key, &v))
+            o->widths[k] = v;
+    }
+}
+
+static double psnr_of_mse(double mse)
+{
+    return 10.0 * log10(255.0 * 255.0 / (mse > 1e-12 ? mse : 1e-12));
+}
+
+/* PSNR after each iteration count on fixed validation crops (sign binarizer). */
+static nic_status validate(nic_context *ctx, nic_rnn_net *net, const nic_image_set *val,
+                           const train_options *o, int vbatch, float *buf, FILE *csv,
+                           int64_t step)
+{
+    const int T = (int)o->iterations;
+    nic_crop_options crop = {(uint32_t)o->val_crop, (uint32_t)o->val_crop, 0, 3};
+    nn_rng vr;
+    nn_rng_seed(&vr, 12345); /* the same crops every time */
+    double mse[NIC_RNN_MAX_ITERATIONS] = {0};
+    int batches = 0;
+    for (long k = 0; k < o->val_count; k += vbatch) {
+        nic_rnn_stats s;
+        NIC_TRY(nic_image_set_sample(ctx, val, &vr, &crop, vbatch, buf));
+        NIC_TRY(nic_rnn_train_step(ctx, net, buf, NULL, 0, &s));
+        for (int t = 0; t < T; t++)
+            mse[t] += s.mse[t];
+        batches++;
+    }
+    printf("  val (%d crops %ldx%ld) PSNR by iterations:", batches * vbatch, o->val_crop,
+           o->val_crop);
+    for (int t = 0; t < T; t++) {
+        double p = psnr_of_mse(mse[t] / batches);
+        double bpp = (t + 1) * (double)o->widths[4] / (NIC_RNN_BLOCK * NIC_RNN_BLOCK);
+        printf(" %d:%.2f", t + 1, p);
+        fprintf(csv, "%lld,%d,%.4f,%.4f\n", (long long)step, t + 1, bpp, p);
+    }
+    printf(" dB\n");
+    fflush(csv);
+    fflush(stdout);
+    return NIC_OK;
+}
+
+int train_rnn(train_options *o)
+{
+    char out_dir[1024], ckpt[1100], model_path[1100], train_csv[1100], val_csv[1100];
+    snprintf(out_dir, sizeof(out_dir), "%s", o->out ? o->out : "runs/rnn");
+    if (!train_make_dir(out_dir))
+        return NIC_EXIT_OUTPUT;
+    snprintf(ckpt, sizeof(ckpt), "%s/checkpoint.safetensors", out_dir);
+    snprintf(model_path, sizeof(model_path), "%s/model.safetensors", out_dir);
+    snprintf(train_csv, sizeof(train_csv), "%s/train.csv", out_dir);
+    snprintf(val_csv, sizeof(val_csv), "%s/val.csv", out_dir);
+
+    nic_context *ctx = cli_context_create();
+    if (!ctx)
+        return NIC_EXIT_INTERNAL;
+    nn_engine *eng = NULL;
+    nic_rnn_model model;
+    memset(&model, 0, sizeof(model));
+    nic_rnn_net *net = NULL, *vnet = NULL;
+    nic_image_set data, val;
+    nic_image_set_init(&data);
+    nic_image_set_init(&val);
+    float *batch = NULL, *vbuf = NULL;
+    FILE *tcsv = NULL, *vcsv = NULL;
+    nn_rng rng;
+    nn_adam opt;
+    char config[1024];
+    char *stored = NULL;
+    nic_status st = NIC_OK;
+    int vbatch = (int)(o->val_count < 8 ? o->val_count : 8);
+
+    const int resume = train_file_exists(ckpt);
+    if (resume) {
+        nn_st_file f;
+        st = nn_st_read_file(ctx, ckpt, &f);
+        if (st == NIC_OK) {
+            config_from_stored(nn_st_get_meta(&f, "config"), o);
+            nn_st_free(&f);
+        }
+    }
+    config_string(o, config, sizeof(config));
+    nic_rnn_config rc;
+    rnn_config_of(o, &rc);
+    if (st == NIC_OK)
+        st = nic_rnn_model_create(ctx, &rc, &model);
+    nn_adam_init(&opt);
+    nn_rng_seed(&rng, (uint64_t)o->seed);
+    if (st == NIC_OK) {
+        if (resume) {
+            st = nn_checkpoint_load(ctx, ckpt, &model.params, &opt, &rng, &stored);
+            if (st == NIC_OK)
+                printf("resuming %s at step %lld\n", ckpt, (long long)opt.step);
+        } else if (o->init) {
+            st = nn_weights_load(ctx, o->init, &model.params);
+            if (st == NIC_OK)
+                printf("new run in %s, weights from %s\n", out_dir, o->init);
+        } else {
+            nic_rnn_model_init(&model, &rng);
+            printf("new run in %s\n", out_dir);
+        }
+    }
+    if (st == NIC_OK && o->export_path) {
+        char desc[3072];
+        snprintf(desc, sizeof(desc), "rnn model, step %lld of run %s; training config %s",
+                 (long long)opt.step, out_dir, stored ? stored : config);
+        st = nic_rnn_export(ctx, &model, o->export_path, desc);
+        if (st == NIC_OK)
+            printf("wrote %s (step %lld)\n", o->export_path, (long long)opt.step);
+        goto done;
+    }
+    if (st == NIC_OK) {
+        printf("loading training images from %s\n", o->data);
+        fflush(stdout);
+        st = nic_image_set_add_list(ctx, &data, o->data, (uint32_t)o->crop, NIC_IMAGE_SET_SKIP_BAD);
+    }
+    if (st == NIC_OK && data.count == 0)
+        st = nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "no training image is %ldx%ld or larger",
+                      o->crop, o->crop);
+    if (st == NIC_OK && vbatch > 0) {
+        st = nic_image_set_add_list(ctx, &val, o->val, (uint32_t)o->val_crop,
+                                    NIC_IMAGE_SET_SKIP_BAD);
+        if (st != NIC_OK || val.count == 0) {
+            fprintf(stderr, "nic: warning: no validation (%s)\n",
+                    st != NIC_OK ? nic_context_error(ctx) : "no image is large enough");
+            nic_context_clear_error(ctx);
+            st = NIC_OK;
+            vbatch = 0;
+        }
+    }
+    if (st == NIC_OK)
+        st = nn_engine_create(ctx, &eng);
+    if (st == NIC_OK)
+        st = nic_rnn_net_create(ctx, eng, &model, (int)o->batch, (int)o->crop, (int)o->crop,
+                                rc.iterations, 1, 0, &net);
+    if (st == NIC_OK && vbatch > 0)
+        st = nic_rnn_net_create(ctx, eng, &model, vbatch, (int)o->val_crop, (int)o->val_crop,
+                                rc.iterations, 1, 0, &vnet);
+    if (st == NIC_OK) {
+        batch = malloc(sizeof(float) * o->batch * 3 * o->crop * o->crop);
+        vbuf = malloc(sizeof(float) * (vbatch > 0 ? vbatch : 1) * 3 * o->val_crop * o->val_crop);
+        tcsv = fopen(train_csv, "a");
+        vcsv = fopen(val_csv, "a");
+        if (!batch || !vbuf)
+            st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
+        else if (!tcsv || !vcsv)
+            st = nic_fail(ctx, NIC_ERR_IO, "%s: cannot write logs: %s", out_dir, strerror(errno));
+    }
+    if (st != NIC_OK)
+        goto done;
+    if (ftell(tcsv) == 0)
+        fprintf(tcsv, "step,loss,psnr_1,psnr_last,grad_norm,lr,seconds\n");
+    if (ftell(vcsv) == 0)
+        fprintf(vcsv, "step,iterations,bpp,psnr\n");
+    const int T = rc.iterations;
+    printf("model rnn (%s, %s): E-Conv %d, E-RNN %d/%d/%d, %d bits, D-Conv %d, D-RNN "
+           "%d/%d/%d/%d; %zu parameters; %.0f FLOPs per pixel and iteration; %zu training "
+           "images (%.1f MP); batch %ld x %ldx%ld, %d iterations; %s convolutions\n",
+           rc.cell == NN_CONVGRU ? "GRU" : "LSTM", rc.oneshot ? "one-shot" : "additive",
+           rc.e_conv, rc.enc[0], rc.enc[1], rc.enc[2], rc.bits, rc.d_conv, rc.dec[0], rc.dec[1],
+           rc.dec[2], rc.dec[3], model.params.total, nic_rnn_flops_per_pixel(&rc, 1), data.count,
+           data.pixels / 1e6, o->batch, o->crop, o->crop, T,
+           nn_engine_has_dnnl(eng) ? "oneDNN" : "reference");
+    fflush(stdout);
+
+    train_install_signals();
+    nn_lr_schedule sched = {.kind = NN_LR_COSINE, .lr = (float)o->lr, .lr_min = (float)o->lr_min,
+                            .warmup = 200, .total = o->steps > 200 ? o->steps - 200 : 1};
+    nic_crop_options crop = {(uint32_t)o->crop, (uint32_t)o->crop, 1, 3};
+    double start = train_now(), last = start;
+    int64_t last_step = opt.step;
+    double acc_loss = 0, acc_mse1 = 0, acc_mse_t = 0, acc_norm = 0;
+    int acc_n = 0;
+    while (opt.step < o->steps && !train_stop_requested()) {
+        if (o->time_limit_min > 0 && train_now() - start > o->time_limit_min * 60) {
+            printf("time limit reached\n");
+            break;
+        }
+        st = nic_image_set_sample(ctx, &data, &rng, &crop, (int)o->batch, batch);
+        if (st != NIC_OK)
+            break;
+        nn_params_zero_grad(&model.params);
+        nic_rnn_stats s;
+        st = nic_rnn_train_step(ctx, net, batch, &rng, 1, &s);
+        if (st != NIC_OK)
+            break;
+        if (!isfinite(s.loss)) {
+            st = nic_fail(ctx, NIC_ERR_INTERNAL, "loss is not finite at step %lld; resume from "
+                          "the last checkpoint with a lower --lr", (long long)opt.step);
+            break;
+        }
+        double norm = o->clip > 0 ? nn_grad_clip(&model.params, -1, o->clip)
+                                  : nn_grad_norm(&model.params, -1);
+        float lr = nn_lr_at(&sched, opt.step);
+        nn_adam_step(&opt, &model.params, lr);
+        acc_loss += s.loss;
+        acc_mse1 += s.mse[0];
+        acc_mse_t += s.mse[T - 1];
+        acc_norm += norm;
+        acc_n++;
+        if (opt.step % o->log_every == 0) {
+            double t = train_now();
+            double sps = (opt.step - last_step) / (t - last);
+            double eta = (o->steps - opt.step) / (sps > 0 ? sps : 1);
+            long eta_min = (long)(eta / 60);
+            double p1 = psnr_of_mse(acc_mse1 / acc_n), pt = psnr_of_mse(acc_mse_t / acc_n);
+            printf("step %7lld/%ld  loss %.5f  psnr 1 it %.2f, %d it %.2f  |g| %.4f  lr %.2e  "
+                   "%.2f steps/s  eta %ldh%02ldm\n",
+                   (long long)opt.step, o->steps, acc_loss / acc_n, p1, T, pt, acc_norm / acc_n,
+                   lr, sps, eta_min / 60, eta_min % 60);
+            fflush(stdout);
+            fprintf(tcsv, "%lld,%.6f,%.4f,%.4f,%.5f,%.3g,%.1f\n", (long long)opt.step,
+                    acc_loss / acc_n, p1, pt, acc_norm / acc_n, lr, t - start);
+            fflush(tcsv);
+            acc_loss = acc_mse1 = acc_mse_t = acc_norm = 0;
+            acc_n = 0;
+            last = t;
+            last_step = opt.step;
+        }
+        if (opt.step % o->ckpt_every == 0) {
+            st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+            if (st != NIC_OK)
+                break;
+        }
+        if (vnet && opt.step % o->val_every == 0) {
+            st = validate(ctx, vnet, &val, o, vbatch, vbuf, vcsv, opt.step);
+            if (st != NIC_OK)
+                break;
+        }
+    }
+    if (st == NIC_OK) {
+        st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+        if (st == NIC_OK)
+            st = nic_rnn_export(ctx, &model, model_path, config);
+        if (st == NIC_OK)
+            printf("saved %s (step %lld) and %s\n", ckpt, (long long)opt.step, model_path);
+    }
+done:;
+    int rc_exit = cli_report("train", ctx, st);
+    if (tcsv)
+        fclose(tcsv);
+    if (vcsv)
+        fclose(vcsv);
+    free(batch);
+    free(vbuf);
+    free(stored);
+    nic_rnn_net_destroy(net);
+    nic_rnn_net_destroy(vnet);
+    nic_rnn_model_free(&model);
+    nn_engine_destroy(eng);
+    nic_image_set_free(&data);
+    nic_image_set_free(&val);
+    nic_context_destroy(ctx);
+    return rc_exit;
+}

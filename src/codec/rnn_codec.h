@@ -1,0 +1,68 @@
+/*
+ * The progressive rnn codec (model id 2): the RNN model of src/models/rnn.h
+ * turned into a layered bitstream.
+ *
+ *   file    one container stream per iteration ("layer"), in order
+ *   layer   the iteration's bits, bits x ceil(H/16) x ceil(W/16), position by
+ *           position in raster order, `bits` channels per position, packed
+ *           most significant bit first (docs/FORMAT.md 6.2)
+ *   decode  the decoder network on the first K layers, additive (or one-shot)
+ *
+ * Any prefix of a file that ends on a layer boundary is a coarser picture,
+ * and a file cut anywhere decodes the complete layers it holds. The decoder
+ * runs the deterministic reference kernels (fixed summation order, parallel
+ * over outputs only), so its pixels are the same for any thread count and in
+ * the build without oneDNN; the raw bits need no model to be read at all.
+ */
+#ifndef NIC_CODEC_RNN_CODEC_H
+#define NIC_CODEC_RNN_CODEC_H
+
+#include "models/rnn.h"
+#include "nn/conv.h"
+
+#define NIC_MODEL_ID_RNN 2
+
+typedef struct nic_rnn_codec {
+    nic_rnn_model model;
+    uint32_t weights_hash;
+    nn_engine *eng; /* fast kernels for the encoder (may be NULL) */
+    char path[512];
+} nic_rnn_codec;
+
+/* Weights + metadata (model "rnn", iterations, reconstruction). */
+nic_status nic_rnn_export(nic_context *ctx, const nic_rnn_model *m, const char *path,
+                          const char *description);
+nic_status nic_rnn_codec_load(nic_context *ctx, const char *path, nic_rnn_codec **out);
+void nic_rnn_codec_free(nic_rnn_codec *c);
+
+/* Bytes of one layer of a width x height picture. */
+size_t nic_rnn_layer_bytes(const nic_rnn_codec *c, uint32_t width, uint32_t height);
+
+/* Encodes `layers` iterations (1..model iterations) of img into a complete
+ * .nic file. With max_bytes > 0, keeps the most layers whose file fits (at
+ * least one; NIC_ERR_LIMIT when even one does not). *layers_out: the layers
+ * in the file. original_*: 0, or the size to scale back to. */
+nic_status nic_rnn_encode(nic_context *ctx, nic_rnn_codec *c, const nic_image *img, int layers,
+                          uint64_t max_bytes, uint32_t original_width, uint32_t original_height,
+                          uint8_t **out, size_t *size, int *layers_out);
+
+typedef struct nic_rnn_decode_info {
+    int layers_total;    /* layers the file declares */
+    int layers_present;  /* complete layers in the data */
+    int layers_decoded;  /* decoded (max_layers may stop earlier) */
+    size_t bytes_missing; /* of the declared file (0 when whole) */
+} nic_rnn_decode_info;
+
+/* Decodes the first min(max_layers, complete layers) layers (max_layers 0:
+ * all) of a parsed container (a partial one too: NIC_CONTAINER_ALLOW_TRUNCATED)
+ * into the coded-size image. data/size: the bytes the container was parsed
+ * from (to find the declared layer sizes of a cut file). Fails when no layer
+ * is complete. */
+nic_status nic_rnn_decode(nic_context *ctx, nic_rnn_codec *c, const nic_container *file,
+                          const uint8_t *data, size_t size, const char *name, int max_layers,
+                          nic_image *out, nic_rnn_decode_info *info);
+
+/* The context's rnn codec, loaded on first use from the model search path. */
+nic_status nic_codec_get_rnn(nic_context *ctx, nic_rnn_codec **out);
+
+#endif
