@@ -250,18 +250,20 @@ NIC_API size_t nic_container_overhead(const nic_container *c);
 /* ------------------------------------------------------------------ */
 
 typedef struct nic_encode_options {
-    const char *model;   /* model name; NULL = "hyper" (the default codec) */
+    const char *model;   /* model name: "hyper" (NULL: the default) or "rnn" (progressive) */
     double quality;      /* 0 (smallest) .. 100; used when bpp and max_bytes are 0 */
     double bpp;          /* > 0: the largest file with at most this many bits per pixel */
     uint64_t max_bytes;  /* > 0: the best file of at most this many bytes, headers included */
     int allow_downscale; /* with a budget: code a smaller picture when even the lowest
                             quality does not fit (the decoder scales it back); default 1 */
+    int layers;          /* progressive models (rnn): > 0 codes this many layers (at most
+                            as many as fit a budget); 0 = from quality */
 } nic_encode_options;
 
 typedef struct nic_encode_result {
     size_t bytes;           /* size of the file */
     double bpp;             /* bits per pixel of the original image */
-    int quality_index;      /* 0..255 as stored in the file */
+    int quality_index;      /* hyper: 0..255 as stored in the file; rnn: the layers */
     uint32_t coded_width;   /* the picture actually coded (smaller when downscaled) */
     uint32_t coded_height;
 } nic_encode_result;
@@ -276,9 +278,30 @@ NIC_API nic_status nic_encode(nic_context *ctx, const nic_image *img,
                               size_t *out_size, nic_encode_result *result);
 
 /* Decodes a .nic file (name is used in messages; may be NULL) into an image of
- * the original size. */
+ * the original size. A progressive (rnn) file cut short decodes from the
+ * layers it holds, with a warning (see nic_decode_ex). */
 NIC_API nic_status nic_decode(nic_context *ctx, const void *data, size_t size, const char *name,
                               nic_image *out);
+
+typedef struct nic_decode_options {
+    int max_layers;    /* progressive files: decode at most this many layers (0 = all) */
+    int allow_partial; /* progressive files cut short (a partial transfer): decode the
+                          complete layers there are, warn through the log; default 1 */
+} nic_decode_options;
+
+typedef struct nic_decode_result {
+    int layers_total;     /* layers the file declares (0: not a progressive file) */
+    int layers_decoded;   /* layers that made the picture */
+    int truncated;        /* the data ends before the end the header declares */
+    size_t bytes_missing; /* how many bytes are missing then */
+} nic_decode_result;
+
+/* max_layers 0, allow_partial 1. */
+NIC_API void nic_decode_options_init(nic_decode_options *options);
+/* nic_decode with options (NULL: defaults); result may be NULL. */
+NIC_API nic_status nic_decode_ex(nic_context *ctx, const void *data, size_t size,
+                                 const char *name, const nic_decode_options *options,
+                                 nic_image *out, nic_decode_result *result);
 
 /* Folder to look for model files (NAME.safetensors) first. Default search:
  * $NIC_MODEL_DIR, the source tree's models/ (for a build tree), then the

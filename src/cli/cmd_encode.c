@@ -23,11 +23,17 @@ void help_encode(FILE *out)
             "  --bpp <float> ........ at most this many bits per pixel\n"
             "  --max-bytes <int> .... at most this many bytes, headers included\n"
             "  --no-downscale ....... fail instead of coding a smaller picture\n"
-            "  --model <name> ....... model (default=hyper)\n"
+            "  --model <name> ....... hyper, or rnn: progressive, every prefix of the\n"
+            "                         file that ends on a layer is a coarser picture\n"
+            "                         (default=hyper)\n"
+            "  --layers <int> ....... rnn: code this many layers (0.125 bpp each; default\n"
+            "                         from the quality: 0 -> 1 layer .. 100 -> all the\n"
+            "                         model has; with a budget, as many as fit)\n"
             "  --quiet .............. print nothing on success\n"
             "  -h, --help ........... this help\n"
             "\n"
-            "Prints: output size, bits per pixel, quality index, coded size, time.\n");
+            "Prints: output size, bits per pixel, quality index (rnn: layers), coded size,\n"
+            "time.\n");
 }
 
 void help_decode(FILE *out)
@@ -39,7 +45,11 @@ void help_decode(FILE *out)
             "output), at the original image size. Decoding is deterministic: the same\n"
             "pixels on any machine and thread count.\n"
             "\n"
+            "A progressive (rnn) file that was cut short decodes from the complete layers\n"
+            "it holds, with a warning that the rest is missing.\n"
+            "\n"
             "Options:\n"
+            "  --layers <int> ....... rnn: decode only the first layers (default=all)\n"
             "  --quiet .............. print nothing on success\n"
             "  -h, --help ........... this help\n");
 }
@@ -79,6 +89,12 @@ int cmd_encode(int argc, char **argv)
                 return cli_usage_error("encode", "--model needs a name");
             opt.model = v;
             i++;
+        } else if (strcmp(a, "--layers") == 0) {
+            long n;
+            if (!cli_parse_int(v, 1, 32, &n))
+                return cli_usage_error("encode", "--layers needs an integer in 1..32");
+            opt.layers = (int)n;
+            i++;
         } else if (strcmp(a, "--no-downscale") == 0) {
             opt.allow_downscale = 0;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -113,8 +129,9 @@ int cmd_encode(int argc, char **argv)
             rc = cli_report("encode", ctx, nic_context_status(ctx)) ? NIC_EXIT_OUTPUT : rc;
     }
     if (rc == NIC_EXIT_OK && !quiet) {
-        fprintf(stderr, "%s: %zu bytes, %.4f bpp, quality index %d", out, res.bytes, res.bpp,
-                res.quality_index);
+        int rnn = opt.model && strcmp(opt.model, "rnn") == 0;
+        fprintf(stderr, "%s: %zu bytes, %.4f bpp, %s %d", out, res.bytes, res.bpp,
+                rnn ? "layers" : "quality index", res.quality_index);
         if (res.coded_width != img.width || res.coded_height != img.height)
             fprintf(stderr, ", coded at %ux%u (scaled back to %ux%u on decode)", res.coded_width,
                     res.coded_height, img.width, img.height);
@@ -130,10 +147,18 @@ int cmd_decode(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL;
     int quiet = 0;
+    nic_decode_options dopt;
+    nic_decode_options_init(&dopt);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
+        } else if (strcmp(a, "--layers") == 0) {
+            long n;
+            if (!cli_parse_int(i + 1 < argc ? argv[i + 1] : NULL, 1, 32, &n))
+                return cli_usage_error("decode", "--layers needs an integer in 1..32");
+            dopt.max_layers = (int)n;
+            i++;
         } else if (a[0] == '-' && a[1] != '\0') {
             return cli_usage_error("decode", "unknown option '%s'", a);
         } else if (!in) {
@@ -154,9 +179,12 @@ int cmd_decode(int argc, char **argv)
     size_t size = 0;
     nic_container c;
     nic_image img = {0};
-    nic_status st = nic_container_read_file(ctx, in, 0, &data, &size, &c);
+    nic_decode_result dres;
+    memset(&dres, 0, sizeof(dres));
+    /* a partial parse: progressive files cut short still decode (nic_decode_ex decides) */
+    nic_status st = nic_container_read_file(ctx, in, NIC_CONTAINER_ALLOW_TRUNCATED, &data, &size, &c);
     if (st == NIC_OK)
-        st = nic_decode(ctx, data, size, in, &img);
+        st = nic_decode_ex(ctx, data, size, in, &dopt, &img, &dres);
     int rc = cli_report("decode", ctx, st);
     if (rc == NIC_EXIT_OK) {
         st = nic_image_write_file(ctx, out, &img);
@@ -166,9 +194,13 @@ int cmd_decode(int argc, char **argv)
         else if (st == NIC_ERR_UNSUPPORTED)
             rc = NIC_EXIT_USAGE;
     }
-    if (rc == NIC_EXIT_OK && !quiet && strcmp(out, "-") != 0)
-        fprintf(stderr, "%s: %ux%u %s from %zu bytes, %.2f s\n", out, img.width, img.height,
-                img.channels == 1 ? "gray" : "RGB", size, seconds_now() - t0);
+    if (rc == NIC_EXIT_OK && !quiet && strcmp(out, "-") != 0) {
+        fprintf(stderr, "%s: %ux%u %s from %zu bytes", out, img.width, img.height,
+                img.channels == 1 ? "gray" : "RGB", size);
+        if (dres.layers_total)
+            fprintf(stderr, ", %d of %d layers", dres.layers_decoded, dres.layers_total);
+        fprintf(stderr, ", %.2f s\n", seconds_now() - t0);
+    }
     free(data);
     nic_image_free(&img);
     nic_context_destroy(ctx);

@@ -7,16 +7,19 @@
 #include <sys/stat.h>
 
 #include "codec/hyper_codec.h"
+#include "codec/rnn_codec.h"
 #include "image/resize.h"
 
 typedef struct codec_cache {
     nic_hyper_codec *hyper;
+    nic_rnn_codec *rnn;
 } codec_cache;
 
 static void codec_cache_free(void *p)
 {
     codec_cache *cc = p;
     nic_hyper_codec_free(cc->hyper);
+    nic_rnn_codec_free(cc->rnn);
     free(cc);
 }
 
@@ -53,7 +56,7 @@ static nic_status find_model_file(nic_context *ctx, const char *name, char *path
                     name, name);
 }
 
-nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
+static nic_status get_cache(nic_context *ctx, codec_cache **out)
 {
     if (!ctx->codecs) {
         codec_cache *cc = calloc(1, sizeof(*cc));
@@ -62,7 +65,27 @@ nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
         ctx->codecs = cc;
         ctx->codecs_free = codec_cache_free;
     }
-    codec_cache *cc = ctx->codecs;
+    *out = ctx->codecs;
+    return NIC_OK;
+}
+
+nic_status nic_codec_get_rnn(nic_context *ctx, nic_rnn_codec **out)
+{
+    codec_cache *cc = NULL;
+    NIC_TRY(get_cache(ctx, &cc));
+    if (!cc->rnn) {
+        char path[2048];
+        NIC_TRY(find_model_file(ctx, "rnn", path, sizeof(path)));
+        NIC_TRY(nic_rnn_codec_load(ctx, path, &cc->rnn));
+    }
+    *out = cc->rnn;
+    return NIC_OK;
+}
+
+nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
+{
+    codec_cache *cc = NULL;
+    NIC_TRY(get_cache(ctx, &cc));
     if (!cc->hyper) {
         char path[2048];
         NIC_TRY(find_model_file(ctx, "hyper", path, sizeof(path)));
@@ -76,7 +99,12 @@ static nic_status get_codec(nic_context *ctx, const char *model, nic_hyper_codec
 {
     if (!model || strcmp(model, "hyper") == 0)
         return nic_codec_get_hyper(ctx, out);
-    return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "unknown model '%s' (available: hyper)", model);
+    return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "unknown model '%s' (available: hyper, rnn)", model);
+}
+
+static int is_rnn(const char *model)
+{
+    return model && strcmp(model, "rnn") == 0;
 }
 
 void nic_encode_options_init(nic_encode_options *o)
@@ -84,6 +112,12 @@ void nic_encode_options_init(nic_encode_options *o)
     memset(o, 0, sizeof(*o));
     o->quality = 50;
     o->allow_downscale = 1;
+}
+
+void nic_decode_options_init(nic_decode_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->allow_partial = 1;
 }
 
 /* Largest quality index whose file fits the budget, or -1. */
@@ -151,6 +185,61 @@ static double quality_after_decode(nic_context *ctx, nic_hyper_codec *c, const u
     return psnr;
 }
 
+/* The rnn codec: layers from the quality (1 .. the model's iterations) or
+ * given; a budget keeps the layers that fit; when not even one fits, the
+ * largest smaller picture that holds one layer. */
+static nic_status encode_rnn(nic_context *ctx, const nic_image *img,
+                             const nic_encode_options *options, uint64_t budget, uint8_t **out,
+                             size_t *out_size, nic_encode_result *result)
+{
+    nic_rnn_codec *c;
+    NIC_TRY(nic_codec_get_rnn(ctx, &c));
+    const int most = c->model.cfg.iterations;
+    int layers = options->layers;
+    if (layers > most)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "%d layers: this rnn model codes 1..%d",
+                        layers, most);
+    if (layers == 0)
+        layers = budget ? most : (int)ceil(options->quality * most / 100.0);
+    if (layers < 1)
+        layers = 1;
+    int got = 0;
+    uint32_t cw = img->width, ch = img->height;
+    nic_status st = nic_rnn_encode(ctx, c, img, layers, budget, 0, 0, out, out_size, &got);
+    if (st == NIC_ERR_LIMIT && budget && options->allow_downscale) {
+        static const double scales[] = {0.8, 0.64, 0.5, 0.4, 0.32, 0.25, 0.2, 0.16,
+                                        0.125, 0.1, 0.08, 0.0625, 0.05, 0.04, 0.03125};
+        for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]) && st == NIC_ERR_LIMIT; i++) {
+            cw = (uint32_t)floor(img->width * scales[i] + 0.5);
+            ch = (uint32_t)floor(img->height * scales[i] + 0.5);
+            if (cw < 8 || ch < 8)
+                break;
+            nic_image small;
+            nic_context_clear_error(ctx);
+            st = nic_image_resize(ctx, img, cw, ch, &small);
+            if (st != NIC_OK)
+                return st;
+            st = nic_rnn_encode(ctx, c, &small, layers, budget, img->width, img->height, out,
+                                out_size, &got);
+            nic_image_free(&small);
+        }
+        if (st == NIC_ERR_LIMIT)
+            st = NIC_FAIL(ctx, NIC_ERR_LIMIT,
+                          "no rnn file of at most %llu bytes can hold this %ux%u image even "
+                          "downscaled", (unsigned long long)budget, img->width, img->height);
+    }
+    if (st != NIC_OK)
+        return st;
+    if (result) {
+        result->bytes = *out_size;
+        result->bpp = nic_bits_per_pixel(*out_size, img->width, img->height);
+        result->quality_index = got;
+        result->coded_width = cw;
+        result->coded_height = ch;
+    }
+    return NIC_OK;
+}
+
 nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_options *options,
                       uint8_t **out, size_t *out_size, nic_encode_result *result)
 {
@@ -172,13 +261,17 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
     if (options->bpp < 0 || !isfinite(options->bpp))
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "bpp %g is not a positive number",
                         options->bpp);
-    nic_hyper_codec *c;
-    NIC_TRY(get_codec(ctx, options->model, &c));
+    if (options->layers < 0)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "%d layers", options->layers);
     uint64_t budget = options->max_bytes;
     if (options->bpp > 0) {
         uint64_t b = (uint64_t)floor(options->bpp * img->width * img->height / 8.0);
         budget = budget ? (b < budget ? b : budget) : b;
     }
+    if (is_rnn(options->model))
+        return encode_rnn(ctx, img, options, budget, out, out_size, result);
+    nic_hyper_codec *c;
+    NIC_TRY(get_codec(ctx, options->model, &c));
     nic_hyper_latents lat;
     NIC_TRY(nic_hyper_analyze(ctx, c, img, &lat));
     nic_status st = NIC_OK;
@@ -257,30 +350,76 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
     return NIC_OK;
 }
 
-nic_status nic_decode(nic_context *ctx, const void *data, size_t size, const char *name,
-                      nic_image *out)
+/* Scales a decoded picture back to the size the file asks for. */
+static nic_status restore_size(nic_context *ctx, const nic_container *f, nic_image *coded,
+                               nic_image *out)
+{
+    uint32_t ow = f->original_width ? f->original_width : f->width;
+    uint32_t oh = f->original_height ? f->original_height : f->height;
+    if (ow == coded->width && oh == coded->height) {
+        *out = *coded;
+        return NIC_OK;
+    }
+    nic_status st = nic_image_resize(ctx, coded, ow, oh, out);
+    nic_image_free(coded);
+    return st;
+}
+
+nic_status nic_decode_ex(nic_context *ctx, const void *data, size_t size, const char *name,
+                         const nic_decode_options *options, nic_image *out,
+                         nic_decode_result *result)
 {
     if (!name)
         name = "<memory>";
     if (!out)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nic_decode: output image is NULL");
     memset(out, 0, sizeof(*out));
+    nic_decode_options def;
+    if (!options) {
+        nic_decode_options_init(&def);
+        options = &def;
+    }
+    if (options->max_layers < 0)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nic_decode: %d layers",
+                        options->max_layers);
+    if (result)
+        memset(result, 0, sizeof(*result));
     nic_container f;
-    NIC_TRY(nic_container_parse(ctx, data, size, name, 0, &f));
-    nic_hyper_codec *c;
+    /* A partial parse first: progressive files decode from what arrived. */
+    NIC_TRY(nic_container_parse(ctx, data, size, name, NIC_CONTAINER_ALLOW_TRUNCATED, &f));
+    if (f.truncated && (f.model_id != NIC_MODEL_ID_RNN || !options->allow_partial))
+        return nic_container_parse(ctx, data, size, name, 0, &f); /* its error */
+    nic_image coded;
+    if (f.model_id == NIC_MODEL_ID_RNN) {
+        nic_rnn_codec *c;
+        nic_rnn_decode_info info;
+        NIC_TRY(nic_codec_get_rnn(ctx, &c));
+        NIC_TRY(nic_rnn_decode(ctx, c, &f, data, size, name, options->max_layers, &coded, &info));
+        if (f.truncated)
+            nic_log(ctx, NIC_LOG_WARNING,
+                    "%s: truncated: %zu of %zu bytes; decoded the %d complete layer%s of %d, "
+                    "the rest is missing",
+                    name, size, f.file_size, info.layers_present,
+                    info.layers_present == 1 ? "" : "s", info.layers_total);
+        if (result) {
+            result->layers_total = info.layers_total;
+            result->layers_decoded = info.layers_decoded;
+            result->truncated = f.truncated;
+            result->bytes_missing = info.bytes_missing;
+        }
+        return restore_size(ctx, &f, &coded, out);
+    }
     if (f.model_id != NIC_MODEL_ID_HYPER)
         return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "%s: model id %u is not known to this nic",
                         name, f.model_id);
+    nic_hyper_codec *c;
     NIC_TRY(nic_codec_get_hyper(ctx, &c));
-    nic_image coded;
     NIC_TRY(nic_hyper_decode(ctx, c, &f, name, 0, &coded));
-    uint32_t ow = f.original_width ? f.original_width : f.width;
-    uint32_t oh = f.original_height ? f.original_height : f.height;
-    if (ow == coded.width && oh == coded.height) {
-        *out = coded;
-        return NIC_OK;
-    }
-    nic_status st = nic_image_resize(ctx, &coded, ow, oh, out);
-    nic_image_free(&coded);
-    return st;
+    return restore_size(ctx, &f, &coded, out);
+}
+
+nic_status nic_decode(nic_context *ctx, const void *data, size_t size, const char *name,
+                      nic_image *out)
+{
+    return nic_decode_ex(ctx, data, size, name, NULL, out, NULL);
 }

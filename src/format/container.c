@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "common/context.h"
+#include "format/container_internal.h"
 #include "format/varint.h"
 
 #define FLAG_CHANNELS_MASK 0x3u
@@ -431,5 +432,28 @@ nic_status nic_container_write_file(nic_context *ctx, const char *path, nic_cont
     free(buf);
     if (wrote != size || err || close_failed)
         return NIC_FAIL(ctx, NIC_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    return NIC_OK;
+}
+
+nic_status nic_container_declared_sizes(nic_context *ctx, const nic_container *c,
+                                        const uint8_t *data, size_t size, uint32_t *sizes)
+{
+    /* The lengths follow the parameters and the stream count (FORMAT.md 2). */
+    if (!c->params || c->params < data || (size_t)(c->params - data) > size ||
+        c->header_size > size)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                        "container: the parsed header does not belong to this data");
+    size_t pos = (size_t)(c->params - data) + c->params_size;
+    uint32_t count;
+    for (uint32_t i = 0; i <= c->stream_count; i++) {
+        int n = pos < c->header_size ? nic_varint_read(data + pos, c->header_size - pos, &count)
+                                     : NIC_VARINT_TRUNCATED;
+        if (n <= 0 || (i == 0 && count != c->stream_count))
+            return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                            "container: the parsed header does not belong to this data");
+        if (i > 0)
+            sizes[i - 1] = count;
+        pos += (size_t)n;
+    }
     return NIC_OK;
 }
