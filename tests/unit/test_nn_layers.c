@@ -602,7 +602,7 @@ static void test_bilinear(int argc, char **argv)
     for (int i = 0; i < 54; i++)
         flat &= fabs(up[i] - 1.0) < 1e-15;
     CHECK(flat);
-    double ramp[4] = {0, 1, 2, 3}, rup[16];
+    double ramp[4] = {0, 1, 2, 3}, rup[64]; /* 1x4 -> 4x16; the first row is checked */
     nn_upsample_bilinear_forward_f64(ramp, 1, 1, 1, 4, 4, rup);
     CHECK_NEAR(rup[0], 0.0, 1e-15); /* clamped at the border */
     CHECK_NEAR(rup[2], 0.125, 1e-15);
