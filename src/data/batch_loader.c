@@ -8,9 +8,9 @@ nic_status nic_batch_sample(nic_context *ctx, const nic_image_set *set,
                             const nic_crop_options *opt, int batch, uint64_t seed, int64_t index,
                             float *out)
 {
-    /* A well-mixed 64-bit key per batch index, folded into the seed: nearby
-     * indices give unrelated streams (xoshiro's splitmix seeding alone would
-     * share state words between seed s and s + 1). */
+    /* The index goes through a generator of its own before it meets the
+     * seed, so the streams of different batches are unrelated to each other
+     * and to the training RNG (seeded with the seed alone). */
     nn_rng mix, rng;
     nn_rng_seed(&mix, (uint64_t)index);
     nn_rng_seed(&rng, seed ^ nn_rng_next(&mix));

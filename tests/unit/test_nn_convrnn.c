@@ -330,6 +330,13 @@ static void test_errors(void)
     float *x = xcalloc_f32(r.nx), *w = xcalloc_f32(r.nwx + r.nb + r.nwh),
           *g = xcalloc_f32(r.nwx + r.nb + r.nwh);
     nn_convrnn_weights wt = {w, w + r.nwx, w + r.nwx + r.nb, g, g + r.nwx, g + r.nwx + r.nb};
+    /* a sequence begun in a planning arena has no buffers: refused, not a crash */
+    nn_arena planning;
+    nn_arena_init(&planning);
+    nn_convrnn_seq ps;
+    CHECK_STATUS(nn_convrnn_seq_begin(ctx, &ps, r.cell, &planning, 2, NULL, NULL), NIC_OK);
+    CHECK_STATUS(nn_convrnn_seq_forward(ctx, &ps, &wt, x, NULL), NIC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(nic_context_error(ctx), "planning") != NULL);
     CHECK_STATUS(nn_convrnn_seq_forward(ctx, &s, &wt, x, NULL), NIC_OK);
     CHECK(nn_convrnn_seq_dh0(&s) == NULL);
     CHECK_STATUS(nn_convrnn_seq_backward(ctx, &s, &wt, NULL, NULL), NIC_OK);
