@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/train.h"
+#include "data/batch_loader.h"
 #include "data/image_set.h"
 #include "codec/hyper_codec.h"
 #include "models/hyper.h"
@@ -85,7 +86,7 @@ void help_train(FILE *out)
             "  --lstm ............... rnn: ConvLSTM cells instead of ConvGRU\n"
             "  --oneshot ............ rnn: one-shot reconstruction instead of additive\n"
             "  --val-crop <int> ..... rnn: side of the validation crops (default=128)\n"
-            "  --seed <int> ......... random seed (default=1)\n"
+            "  --seed <int> ......... random seed (default=1; fixed once a run has started)\n"
             "  --log-every <int> .... steps between progress lines (default=50)\n"
             "  --checkpoint-every <int> steps between checkpoints (default=500)\n"
             "  --val-every <int> .... steps between validations (default=2000)\n"
@@ -350,6 +351,8 @@ int cmd_train(int argc, char **argv)
     nic_image_set_init(&data);
     nic_image_set_init(&val);
     float *batch = NULL, *t_rate = NULL;
+    nic_batch_loader *loader = NULL;
+    const nic_crop_options crop = {(uint32_t)o.crop, (uint32_t)o.crop, 1, 3};
     FILE *tcsv = NULL, *vcsv = NULL;
     nn_rng rng;
     nn_adam opt;
@@ -364,13 +367,16 @@ int cmd_train(int argc, char **argv)
         st = nn_st_read_file(ctx, ckpt, &f);
         if (st == NIC_OK) {
             const char *cfg = nn_st_get_meta(&f, "config");
-            long n, m, nz;
+            long n, m, nz, seed;
             if (train_config_long(cfg, "n", &n) && train_config_long(cfg, "m", &m) &&
                 train_config_long(cfg, "nz", &nz)) {
                 o.n = n;
                 o.m = m;
                 o.nz = nz;
             }
+            /* the training batches are a function of the run's seed and the step */
+            if (train_config_long(cfg, "seed", &seed))
+                o.seed = seed;
             nn_st_free(&f);
         }
     }
@@ -423,8 +429,12 @@ int cmd_train(int argc, char **argv)
         st = nn_engine_create(ctx, &eng);
     if (st == NIC_OK)
         st = nic_hyper_trainer_create(ctx, eng, &model, (int)o.batch, (int)o.crop, 0, &tr);
+    /* crops of the next step are cut on a worker thread while a step trains */
+    if (st == NIC_OK)
+        st = nic_batch_loader_create(ctx, &data, &crop, (int)o.batch, (uint64_t)o.seed, opt.step,
+                                     1, &loader);
     if (st == NIC_OK) {
-        batch = malloc(sizeof(float) * o.batch * 3 * o.crop * o.crop);
+        batch = malloc(sizeof(float) * o.batch * 3 * o.crop * o.crop); /* validation */
         t_rate = malloc(sizeof(float) * o.batch);
         tcsv = fopen(train_csv, "a");
         vcsv = fopen(val_csv, "a");
@@ -448,7 +458,6 @@ int cmd_train(int argc, char **argv)
     train_install_signals();
     nn_lr_schedule sched = {.kind = NN_LR_COSINE, .lr = (float)o.lr, .lr_min = (float)o.lr_min,
                             .warmup = 500, .total = o.steps > 500 ? o.steps - 500 : 1};
-    nic_crop_options crop = {(uint32_t)o.crop, (uint32_t)o.crop, 1, 3};
     double start = train_now(), last = start;
     int64_t last_step = opt.step;
     double acc_loss = 0, acc_bpp = 0, acc_bpp_z = 0, acc_mse = 0, acc_norm = 0;
@@ -458,14 +467,15 @@ int cmd_train(int argc, char **argv)
             printf("time limit reached\n");
             break;
         }
-        st = nic_image_set_sample(ctx, &data, &rng, &crop, (int)o.batch, batch);
+        const float *x = NULL;
+        st = nic_batch_loader_next(ctx, loader, &x, NULL);
         if (st != NIC_OK)
             break;
         for (long b = 0; b < o.batch; b++)
             t_rate[b] = nn_rng_uniform(&rng);
         nn_params_zero_grad(&model.params);
         nic_hyper_stats s;
-        st = nic_hyper_train_step(ctx, tr, batch, t_rate, &rng, 1, &s);
+        st = nic_hyper_train_step(ctx, tr, x, t_rate, &rng, 1, &s);
         if (st != NIC_OK)
             break;
         if (!isfinite(s.loss)) {
@@ -528,6 +538,7 @@ done:
         fclose(tcsv);
     if (vcsv)
         fclose(vcsv);
+    nic_batch_loader_destroy(loader);
     free(batch);
     free(t_rate);
     free(stored);

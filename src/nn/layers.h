@@ -96,6 +96,12 @@ static inline void nn_conv_valid_range(int out_len, int in_len, int stride, int 
 /* param = sqrt(max(value + pedestal, pedestal)), the inverse of the map above. */
 void nn_gdn_reparam_init(float *param, size_t count, float value);
 
+/* Elementwise and filter loops split over threads only from this many
+ * values: below it, waking a team costs more than it saves. */
+#define NN_PARALLEL_MIN 32768
+/* The same for the reference convolutions, in flops (nn_conv_flops). */
+#define NN_PARALLEL_MIN_FLOPS 1e6
+
 /* Bilinear upsampling by an integer factor r with PyTorch's align_corners=False
  * rule: output index o reads the input at s = max((o + 1/2) / r - 1/2, 0),
  * between i0 = floor(s) and i1 = min(i0 + 1, in_len - 1), weight lambda = s - i0

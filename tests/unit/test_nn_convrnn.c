@@ -20,6 +20,17 @@ typedef struct rnn_run {
     size_t nx, ns, nwx, nb, nwh; /* per step x, per step state, weights */
 } rnn_run;
 
+#define NN_REAL float
+#define NN_FN(name) name
+#include "test_nn_convrnn_run.inc"
+#undef NN_REAL
+#undef NN_FN
+#define NN_REAL double
+#define NN_FN(name) name##_f64
+#include "test_nn_convrnn_run.inc"
+#undef NN_REAL
+#undef NN_FN
+
 static void run_init(rnn_run *r, const nn_convrnn_desc *d, unsigned flags, int steps, int f64)
 {
     memset(r, 0, sizeof(*r));
@@ -30,17 +41,11 @@ static void run_init(rnn_run *r, const nn_convrnn_desc *d, unsigned flags, int s
     r->nwx = nn_convrnn_wx_count(d);
     r->nb = (size_t)nn_convrnn_gates(d) * d->hidden;
     r->nwh = nn_convrnn_wh_count(d);
-    /* the planning pass, as a model does it */
     nn_arena_init(&r->arena);
-    if (f64) {
-        nn_convrnn_seq_f64 s;
-        CHECK_STATUS(nn_convrnn_seq_begin_f64(ctx, &s, r->cell, &r->arena, steps, NULL, NULL),
-                     NIC_OK);
-    } else {
-        nn_convrnn_seq s;
-        CHECK_STATUS(nn_convrnn_seq_begin(ctx, &s, r->cell, &r->arena, steps, NULL, NULL),
-                     NIC_OK);
-    }
+    if (f64)
+        run_plan_f64(r);
+    else
+        run_plan(r);
     CHECK_STATUS(nn_arena_commit(ctx, &r->arena), NIC_OK);
 }
 
@@ -48,58 +53,6 @@ static void run_free(rnn_run *r)
 {
     nn_convrnn_destroy(r->cell);
     nn_arena_free(&r->arena);
-}
-
-/* Double: x [steps][...], h_all [steps][state]; with dh (same shape as
- * h_all) also the backward pass: dx [steps][...], grads accumulated into g,
- * dh0 / dc0 written. */
-static void run_f64(rnn_run *r, const double *x, const double *h0, const double *c0,
-                    const nn_convrnn_weights_f64 *w, double *h_all, const double *dh, double *dx,
-                    double *dh0, double *dc0)
-{
-    nn_convrnn_seq_f64 s;
-    nn_arena_reset(&r->arena);
-    CHECK_STATUS(nn_convrnn_seq_begin_f64(ctx, &s, r->cell, &r->arena, r->steps, h0, c0), NIC_OK);
-    for (int t = 0; t < r->steps; t++) {
-        const double *h = NULL;
-        CHECK_STATUS(nn_convrnn_seq_forward_f64(ctx, &s, w, x + t * r->nx, &h), NIC_OK);
-        if (h)
-            memcpy(h_all + t * r->ns, h, r->ns * sizeof(double));
-    }
-    if (!dh)
-        return;
-    for (int t = r->steps - 1; t >= 0; t--)
-        CHECK_STATUS(nn_convrnn_seq_backward_f64(ctx, &s, w, dh + t * r->ns, dx + t * r->nx),
-                     NIC_OK);
-    const double *g0 = nn_convrnn_seq_dh0_f64(&s), *c = nn_convrnn_seq_dc0_f64(&s);
-    CHECK(g0 != NULL);
-    if (g0)
-        memcpy(dh0, g0, r->ns * sizeof(double));
-    if (c && dc0)
-        memcpy(dc0, c, r->ns * sizeof(double));
-}
-
-static void run_f32(rnn_run *r, const float *x, const float *h0, const float *c0,
-                    const nn_convrnn_weights *w, float *h_all, const float *dh, float *dx,
-                    float *dh0, float *dc0)
-{
-    nn_convrnn_seq s;
-    nn_arena_reset(&r->arena);
-    CHECK_STATUS(nn_convrnn_seq_begin(ctx, &s, r->cell, &r->arena, r->steps, h0, c0), NIC_OK);
-    for (int t = 0; t < r->steps; t++) {
-        const float *h = NULL;
-        CHECK_STATUS(nn_convrnn_seq_forward(ctx, &s, w, x + t * r->nx, &h), NIC_OK);
-        if (h)
-            memcpy(h_all + t * r->ns, h, r->ns * sizeof(float));
-    }
-    for (int t = r->steps - 1; t >= 0; t--)
-        CHECK_STATUS(nn_convrnn_seq_backward(ctx, &s, w, dh + t * r->ns, dx + t * r->nx), NIC_OK);
-    const float *g0 = nn_convrnn_seq_dh0(&s), *c = nn_convrnn_seq_dc0(&s);
-    CHECK(g0 != NULL);
-    if (g0)
-        memcpy(dh0, g0, r->ns * sizeof(float));
-    if (c && dc0)
-        memcpy(dc0, c, r->ns * sizeof(float));
 }
 
 /* ------------------------------------------------------------------ finite differences */
@@ -176,6 +129,22 @@ static void test_fd(nn_convrnn_kind kind, int k_in, int stride, int pad, int k_h
 
 /* ------------------------------------------------------------------ PyTorch */
 
+/* Compares a run's outputs (h, dx, dwx, db, dwh, dh0, dc0) with the
+ * fixture's; returns the largest |difference|. */
+static double compare_outputs(const char *label, double *const got[7], const double *want[7],
+                              const size_t counts[7], int outs, double atol, double rtol)
+{
+    static const char *const names[7] = {"h", "dx", "dwx", "db", "dwh", "dh0", "dc0"};
+    double worst = 0;
+    for (int i = 0; i < outs; i++) {
+        char what[128];
+        snprintf(what, sizeof(what), "%s %s", label, names[i]);
+        check_close_f64(what, got[i], want[i], counts[i], atol, rtol);
+        worst = fmax(worst, max_abs_diff(got[i], want[i], counts[i]));
+    }
+    return worst;
+}
+
 static void test_torch_case(const nn_st_file *f, int idx, int steps)
 {
     char k[64], kind_s[16];
@@ -216,29 +185,21 @@ static void test_torch_case(const nn_st_file *f, int idx, int steps)
     if (kind == NN_CONVGRU)
         c0 = NULL;
 
+    /* outputs, in the order of `want`: h, dx, dwx, db, dwh, dh0, dc0 (LSTM only) */
+    const int outs = kind == NN_CONVLSTM ? 7 : 6;
+    const size_t counts[7] = {steps * r.ns, steps * r.nx, r.nwx, r.nb, r.nwh, r.ns, r.ns};
+    const double *want[7] = {hy, dx, dwx, db, dwh, dh0, dc0};
+
     /* double */
-    double *m_h = xcalloc_f64(steps * r.ns), *m_dx = xcalloc_f64(steps * r.nx),
-           *m_dwx = xcalloc_f64(r.nwx), *m_db = xcalloc_f64(r.nb), *m_dwh = xcalloc_f64(r.nwh),
-           *m_dh0 = xcalloc_f64(r.ns), *m_dc0 = xcalloc_f64(r.ns);
-    nn_convrnn_weights_f64 w64 = {wx, b, wh, m_dwx, m_db, m_dwh};
-    run_f64(&r, x, h0, c0, &w64, m_h, dh, m_dx, m_dh0, m_dc0);
-    char what[96];
-#define CMP64(name, got, want, count)                                            \
-    snprintf(what, sizeof(what), "%s case %d f64 %s", kind_s, idx, name);      \
-    check_close_f64(what, got, want, count, 1e-11, 1e-10);                     \
-    worst = fmax(worst, max_abs_diff(got, want, count))
-    double worst = 0;
-    CMP64("h", m_h, hy, steps * r.ns);
-    CMP64("dx", m_dx, dx, steps * r.nx);
-    CMP64("dwx", m_dwx, dwx, r.nwx);
-    CMP64("db", m_db, db, r.nb);
-    CMP64("dwh", m_dwh, dwh, r.nwh);
-    CMP64("dh0", m_dh0, dh0, r.ns);
-    if (kind == NN_CONVLSTM) {
-        CMP64("dc0", m_dc0, dc0, r.ns);
-    }
-#undef CMP64
-    printf("convrnn torch %s case %d: f64 max |diff| %.2g\n", kind_s, idx, worst);
+    double *m[7];
+    for (int i = 0; i < 7; i++)
+        m[i] = xcalloc_f64(counts[i]);
+    nn_convrnn_weights_f64 w64 = {wx, b, wh, m[2], m[3], m[4]};
+    run_f64(&r, x, h0, c0, &w64, m[0], dh, m[1], m[5], m[6]);
+    char label[64];
+    snprintf(label, sizeof(label), "%s case %d f64", kind_s, idx);
+    double worst = compare_outputs(label, m, want, counts, outs, 1e-11, 1e-10);
+    printf("convrnn torch %s: max |diff| %.2g\n", label, worst);
     run_free(&r);
 
     /* float, reference and oneDNN convolutions; run twice: weight gradients accumulate */
@@ -247,41 +208,26 @@ static void test_torch_case(const nn_st_file *f, int idx, int steps)
         float *xf = to_f32(x, steps * r.nx), *wxf = to_f32(wx, r.nwx), *bf = to_f32(b, r.nb),
               *whf = to_f32(wh, r.nwh), *h0f = to_f32(h0, r.ns),
               *c0f = c0 ? to_f32(c0, r.ns) : NULL, *dhf = to_f32(dh, steps * r.ns);
-        float *hf = xcalloc_f32(steps * r.ns), *dxf = xcalloc_f32(steps * r.nx),
-              *dwxf = xcalloc_f32(r.nwx), *dbf = xcalloc_f32(r.nb), *dwhf = xcalloc_f32(r.nwh),
-              *dh0f = xcalloc_f32(r.ns), *dc0f = xcalloc_f32(r.ns);
-        nn_convrnn_weights w32 = {wxf, bf, whf, dwxf, dbf, dwhf};
-        double worst32 = 0;
+        float *mf[7];
+        for (int i = 0; i < 7; i++)
+            mf[i] = xcalloc_f32(counts[i]);
+        nn_convrnn_weights w32 = {wxf, bf, whf, mf[2], mf[3], mf[4]};
         for (int rep = 0; rep < 2; rep++)
-            run_f32(&r, xf, h0f, c0f, &w32, hf, dhf, dxf, dh0f, dc0f);
-        for (size_t i = 0; i < r.nwx; i++)
-            dwxf[i] *= 0.5f;
-        for (size_t i = 0; i < r.nb; i++)
-            dbf[i] *= 0.5f;
-        for (size_t i = 0; i < r.nwh; i++)
-            dwhf[i] *= 0.5f;
-        const char *impl = fast ? nn_conv_impl(r.cell->conv_x, 0) : "reference";
-#define CMP32(name, got, want, count)                                                      \
-    snprintf(what, sizeof(what), "%s case %d f32 (%s) %s", kind_s, idx, impl, name);     \
-    check_close_f32(what, got, want, count, 1e-4, 1e-4);                                 \
-    for (size_t i_ = 0; i_ < (count); i_++)                                              \
-        worst32 = fmax(worst32, fabs((double)(got)[i_] - (want)[i_]))
-        CMP32("h", hf, hy, steps * r.ns);
-        CMP32("dx", dxf, dx, steps * r.nx);
-        CMP32("dwx (2 runs / 2)", dwxf, dwx, r.nwx);
-        CMP32("db (2 runs / 2)", dbf, db, r.nb);
-        CMP32("dwh (2 runs / 2)", dwhf, dwh, r.nwh);
-        CMP32("dh0", dh0f, dh0, r.ns);
-        if (kind == NN_CONVLSTM) {
-            CMP32("dc0", dc0f, dc0, r.ns);
-        }
-#undef CMP32
-        printf("convrnn torch %s case %d: f32 %s max |diff| %.2g\n", kind_s, idx, impl, worst32);
+            run(&r, xf, h0f, c0f, &w32, mf[0], dhf, mf[1], mf[5], mf[6]);
+        for (int i = 0; i < 7; i++)
+            for (size_t j = 0; j < counts[i]; j++) /* weight gradients: 2 runs / 2 */
+                m[i][j] = (i >= 2 && i <= 4) ? 0.5 * mf[i][j] : mf[i][j];
+        snprintf(label, sizeof(label), "%s case %d f32 %s", kind_s, idx,
+                 fast ? nn_conv_impl(r.cell->conv_x, 0) : "reference");
+        double worst32 = compare_outputs(label, m, want, counts, outs, 1e-4, 1e-4);
+        printf("convrnn torch %s: max |diff| %.2g\n", label, worst32);
         free(xf), free(wxf), free(bf), free(whf), free(h0f), free(c0f), free(dhf);
-        free(hf), free(dxf), free(dwxf), free(dbf), free(dwhf), free(dh0f), free(dc0f);
+        for (int i = 0; i < 7; i++)
+            free(mf[i]);
         run_free(&r);
     }
-    free(m_h), free(m_dx), free(m_dwx), free(m_db), free(m_dwh), free(m_dh0), free(m_dc0);
+    for (int i = 0; i < 7; i++)
+        free(m[i]);
 done:
     for (int i = 0; i < 14; i++)
         free(t[i]);
@@ -337,7 +283,7 @@ static void test_fast_vs_reference(nn_convrnn_kind kind)
         out[v][3] = xcalloc_f32(r->nb), out[v][4] = xcalloc_f32(r->nwh), out[v][5] = xcalloc_f32(r->ns);
         nn_convrnn_weights w = {wx, b, wh, out[v][2], out[v][3], out[v][4]};
         float *dc0 = xcalloc_f32(r->ns);
-        run_f32(r, x, NULL, NULL, &w, out[v][0], dh, out[v][1], out[v][5], dc0);
+        run(r, x, NULL, NULL, &w, out[v][0], dh, out[v][1], out[v][5], dc0);
         free(dc0);
     }
     const char *names[6] = {"h", "dx", "dwx", "db", "dwh", "dh0"};
@@ -384,6 +330,13 @@ static void test_errors(void)
     float *x = xcalloc_f32(r.nx), *w = xcalloc_f32(r.nwx + r.nb + r.nwh),
           *g = xcalloc_f32(r.nwx + r.nb + r.nwh);
     nn_convrnn_weights wt = {w, w + r.nwx, w + r.nwx + r.nb, g, g + r.nwx, g + r.nwx + r.nb};
+    /* a sequence begun in a planning arena has no buffers: refused, not a crash */
+    nn_arena planning;
+    nn_arena_init(&planning);
+    nn_convrnn_seq ps;
+    CHECK_STATUS(nn_convrnn_seq_begin(ctx, &ps, r.cell, &planning, 2, NULL, NULL), NIC_OK);
+    CHECK_STATUS(nn_convrnn_seq_forward(ctx, &ps, &wt, x, NULL), NIC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(nic_context_error(ctx), "planning") != NULL);
     CHECK_STATUS(nn_convrnn_seq_forward(ctx, &s, &wt, x, NULL), NIC_OK);
     CHECK(nn_convrnn_seq_dh0(&s) == NULL);
     CHECK_STATUS(nn_convrnn_seq_backward(ctx, &s, &wt, NULL, NULL), NIC_OK);

@@ -10,6 +10,33 @@
 
 static nic_context *ctx;
 
+/* A one-input case of a fixture: PRE/x, PRE/y, PRE/dy, PRE/dx. */
+typedef struct xy_case {
+    double *x, *y, *dy, *dx;
+    size_t nx, ny;
+} xy_case;
+
+static xy_case load_xy_case(const nn_st_file *f, const char *pre)
+{
+    xy_case c;
+    const char *names[4] = {"x", "y", "dy", "dx"};
+    double **dst[4] = {&c.x, &c.y, &c.dy, &c.dx};
+    size_t count[4];
+    for (int i = 0; i < 4; i++) {
+        char k[96];
+        snprintf(k, sizeof(k), "%s/%s", pre, names[i]);
+        *dst[i] = fixture_f64(ctx, f, k, &count[i]);
+    }
+    c.nx = count[0];
+    c.ny = count[1];
+    return c;
+}
+
+static void xy_case_free(xy_case *c)
+{
+    free(c->x), free(c->y), free(c->dy), free(c->dx);
+}
+
 /* ------------------------------------------------------------------ GDN */
 
 typedef struct gdn_fd {
@@ -294,15 +321,10 @@ static void test_depth_to_space(int argc, char **argv)
         for (int inverse = 0; inverse < 2; inverse++) {
             char k[64];
             const char *pre = inverse ? "s2d" : "d2s";
-            size_t nx, ny;
-            snprintf(k, sizeof(k), "%s%d/x", pre, r);
-            double *x = fixture_f64(ctx, &f, k, &nx);
-            snprintf(k, sizeof(k), "%s%d/y", pre, r);
-            double *y = fixture_f64(ctx, &f, k, &ny);
-            snprintf(k, sizeof(k), "%s%d/dy", pre, r);
-            double *dy = fixture_f64(ctx, &f, k, NULL);
-            snprintf(k, sizeof(k), "%s%d/dx", pre, r);
-            double *dx = fixture_f64(ctx, &f, k, NULL);
+            snprintf(k, sizeof(k), "%s%d", pre, r);
+            xy_case fx = load_xy_case(&f, k);
+            double *x = fx.x, *y = fx.y, *dy = fx.dy, *dx = fx.dx;
+            const size_t nx = fx.nx, ny = fx.ny;
             /* fixture shapes: d2s x (2, 2 r^2, 3, 4); s2d y (2, 2 r^2, 3, 4) */
             d2s_fd d = {x, xcalloc_f64(ny), 2, 2, 3, 4, r, inverse};
             CHECK(nx == ny && nx == (size_t)2 * 2 * r * r * 3 * 4);
@@ -325,7 +347,8 @@ static void test_depth_to_space(int argc, char **argv)
                 nn_depth_to_space(xf, 2, 2, 3, 4, r, yf);
             snprintf(k, sizeof(k), "%s%d f32 y", pre, r);
             check_close_f32(k, yf, y, ny, 1e-7, 1e-7);
-            free(xf), free(yf), free(x), free(y), free(dy), free(dx), free(d.y), free(mdx);
+            free(xf), free(yf), free(d.y), free(mdx);
+            xy_case_free(&fx);
         }
     }
     nn_st_free(&f);
@@ -499,15 +522,10 @@ static void test_pool_concat(int argc, char **argv)
             snprintf(pre, sizeof(pre), "up2");
             p = (pool_fd){1, NULL, NULL, NULL, 2, 3, 4, 5, 2, 0};
         }
-        size_t nx, ny;
-        snprintf(k, sizeof(k), "%s/x", pre);
-        p.x = fixture_f64(ctx, &f, k, &nx);
-        snprintf(k, sizeof(k), "%s/y", pre);
-        double *y = fixture_f64(ctx, &f, k, &ny);
-        snprintf(k, sizeof(k), "%s/dy", pre);
-        double *dy = fixture_f64(ctx, &f, k, NULL);
-        snprintf(k, sizeof(k), "%s/dx", pre);
-        double *dx = fixture_f64(ctx, &f, k, NULL);
+        xy_case fx = load_xy_case(&f, pre);
+        double *y = fx.y, *dy = fx.dy, *dx = fx.dx;
+        const size_t nx = fx.nx, ny = fx.ny;
+        p.x = fx.x;
         p.y = xcalloc_f64(ny);
         p.arg = calloc(ny, sizeof(int32_t));
         double *mdx = xcalloc_f64(nx);
@@ -536,7 +554,8 @@ static void test_pool_concat(int argc, char **argv)
         snprintf(k, sizeof(k), "%s f32 dx", pre);
         check_close_f32(k, dxf, dx, nx, 1e-6, 1e-6);
         free(xf), free(yf), free(dyf), free(dxf);
-        free(p.x), free(p.y), free(p.arg), free(y), free(dy), free(dx), free(mdx);
+        free(p.y), free(p.arg), free(mdx);
+        xy_case_free(&fx);
     }
     /* concat / split */
     size_t na, nb, ny;
@@ -583,7 +602,7 @@ static void test_bilinear(int argc, char **argv)
     for (int i = 0; i < 54; i++)
         flat &= fabs(up[i] - 1.0) < 1e-15;
     CHECK(flat);
-    double ramp[4] = {0, 1, 2, 3}, rup[16];
+    double ramp[4] = {0, 1, 2, 3}, rup[64]; /* 1x4 -> 4x16; the first row is checked */
     nn_upsample_bilinear_forward_f64(ramp, 1, 1, 1, 4, 4, rup);
     CHECK_NEAR(rup[0], 0.0, 1e-15); /* clamped at the border */
     CHECK_NEAR(rup[2], 0.125, 1e-15);
@@ -600,15 +619,10 @@ static void test_bilinear(int argc, char **argv)
         b.r = r;
         const char *shape = nn_st_get_meta(&f, k);
         CHECK(shape && sscanf(shape, "%d %d %d %d", &b.n, &b.c, &b.h, &b.w) == 4);
-        size_t nx, ny;
-        snprintf(k, sizeof(k), "up%d/x", r);
-        b.x = fixture_f64(ctx, &f, k, &nx);
-        snprintf(k, sizeof(k), "up%d/y", r);
-        double *y = fixture_f64(ctx, &f, k, &ny);
-        snprintf(k, sizeof(k), "up%d/dy", r);
-        double *dy = fixture_f64(ctx, &f, k, NULL);
-        snprintf(k, sizeof(k), "up%d/dx", r);
-        double *dx = fixture_f64(ctx, &f, k, NULL);
+        xy_case fx = load_xy_case(&f, k);
+        double *y = fx.y, *dy = fx.dy, *dx = fx.dx;
+        const size_t nx = fx.nx, ny = fx.ny;
+        b.x = fx.x;
         CHECK(nx == (size_t)b.n * b.c * b.h * b.w && ny == nx * r * r);
         b.y = xcalloc_f64(ny);
         double *mdx = xcalloc_f64(nx);
@@ -631,7 +645,8 @@ static void test_bilinear(int argc, char **argv)
         snprintf(k, sizeof(k), "bilinear x%d f32 dx", r);
         check_close_f32(k, dxf, dx, nx, 1e-5, 1e-5);
         free(xf), free(yf), free(dyf), free(dxf);
-        free(b.x), free(b.y), free(y), free(dy), free(dx), free(mdx);
+        free(b.y), free(mdx);
+        xy_case_free(&fx);
     }
     nn_st_free(&f);
 }
