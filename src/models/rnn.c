@@ -13,17 +13,19 @@ void nic_rnn_config_default(nic_rnn_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->cell = NN_CONVGRU;
-    cfg->e_conv = 32;
-    cfg->enc[0] = 64;
-    cfg->enc[1] = 96;
-    cfg->enc[2] = 96;
+    /* the paper's widths / 8 (its 64, 256, 512, 512 | 512, 512, 512, 256, 128
+     * would take about 60x the FLOPs): see docs/RNN.md */
+    cfg->e_conv = 16;
+    cfg->enc[0] = 32;
+    cfg->enc[1] = 64;
+    cfg->enc[2] = 64;
     cfg->bits = 32;
-    cfg->d_conv = 96;
-    cfg->dec[0] = 96;
-    cfg->dec[1] = 96;
-    cfg->dec[2] = 64;
-    cfg->dec[3] = 32;
-    cfg->iterations = 16;
+    cfg->d_conv = 64;
+    cfg->dec[0] = 64;
+    cfg->dec[1] = 64;
+    cfg->dec[2] = 32;
+    cfg->dec[3] = 16;
+    cfg->iterations = 8;
     cfg->oneshot = 0;
 }
 
