@@ -296,6 +296,15 @@ nic_status nic_rnn_decode(nic_context *ctx, nic_rnn_codec *c, const nic_containe
                           const uint8_t *data, size_t size, const char *name, int max_layers,
                           nic_image *out, nic_rnn_decode_info *info)
 {
+    return nic_rnn_decode_layers(ctx, c, file, data, size, name, max_layers, NULL, NULL, out,
+                                 info);
+}
+
+nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_container *file,
+                                 const uint8_t *data, size_t size, const char *name,
+                                 int max_layers, nic_rnn_layer_fn fn, void *user, nic_image *out,
+                                 nic_rnn_decode_info *info)
+{
     const nic_rnn_config *cfg = &c->model.cfg;
     memset(out, 0, sizeof(*out));
     if (file->weights_hash != c->weights_hash)
@@ -360,16 +369,17 @@ nic_status nic_rnn_decode(nic_context *ctx, nic_rnn_codec *c, const nic_containe
     nic_rnn_net_reset(net);
     for (size_t i = 0; i < n; i++)
         acc[i] = 0.5f;
+    st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
     for (int t = 0; t < K && st == NIC_OK; t++) {
         unpack_bits(file->streams[t].data, cfg->bits, plane16, bits);
         st = nic_rnn_net_decode(ctx, net, bits, o);
         for (size_t i = 0; st == NIC_OK && i < n; i++)
             acc[i] = (cfg->oneshot ? 0.5f : acc[i]) + o[i];
+        if (st == NIC_OK && (fn || t == K - 1))
+            planes_to_image(acc, ph, pw, out);
+        if (st == NIC_OK && fn)
+            st = fn(user, t + 1, out);
     }
-    if (st == NIC_OK)
-        st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
-    if (st == NIC_OK)
-        planes_to_image(acc, ph, pw, out);
 done:
     nic_rnn_net_destroy(net);
     nn_free(acc);

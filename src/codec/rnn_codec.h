@@ -62,6 +62,15 @@ nic_status nic_rnn_decode(nic_context *ctx, nic_rnn_codec *c, const nic_containe
                           const uint8_t *data, size_t size, const char *name, int max_layers,
                           nic_image *out, nic_rnn_decode_info *info);
 
+/* The same, calling fn (when not NULL) with the picture after every layer
+ * (coded size; a progressive viewer, the evaluation); a status other than
+ * NIC_OK from fn stops decoding and is returned. */
+typedef nic_status (*nic_rnn_layer_fn)(void *user, int layers, const nic_image *picture);
+nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_container *file,
+                                 const uint8_t *data, size_t size, const char *name,
+                                 int max_layers, nic_rnn_layer_fn fn, void *user, nic_image *out,
+                                 nic_rnn_decode_info *info);
+
 /* The context's rnn codec, loaded on first use from the model search path. */
 nic_status nic_codec_get_rnn(nic_context *ctx, nic_rnn_codec **out);
 

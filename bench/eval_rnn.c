@@ -1,0 +1,216 @@
+/*
+ * eval_rnn: the progressive rnn codec on Kodak, one row per layer count, and
+ * JPEG in the same bytes (models/rnn.md quotes its output).
+ *
+ *   eval_rnn [--data DIR] [--images N] [--models DIR] [--csv FILE]
+ *
+ * Protocol (DESIGN.md): rate = the bytes of the K-layer file that
+ * `nic encode --model rnn --layers K` writes (container and CRC included) * 8 /
+ * pixels; PSNR over 8-bit RGB, MS-SSIM on luma; the mean over images. The
+ * pictures are those of nic decode (deterministic kernels), taken after each
+ * layer of one progressive decode (a K-layer prefix decodes to exactly that
+ * picture; test_codec_rnn checks it). JPEG: for each image, the best
+ * libjpeg-turbo quality (optimized Huffman tables, 4:2:0) whose file fits in
+ * the K-layer file's bytes; images where even quality 1 does not fit are
+ * counted apart. Also prints the decode time per layer of the first image.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec/rnn_codec.h"
+#include "image/image_internal.h"
+
+#define MAX_IMAGES 24
+
+typedef struct acc {
+    double bpp, psnr, msssim;
+    int n;
+} acc;
+
+typedef struct layer_eval {
+    nic_context *ctx;
+    const nic_image *orig;
+    nic_quality q[NIC_RNN_MAX_ITERATIONS + 1];
+} layer_eval;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static nic_status on_layer(void *user, int k, const nic_image *pic)
+{
+    layer_eval *e = user;
+    return nic_compare(e->ctx, e->orig, pic, &e->q[k]);
+}
+
+/* The best JPEG of at most `bytes` bytes: 0 when none fits. */
+static int jpeg_within(nic_context *ctx, const nic_image *img, size_t bytes, double *bpp,
+                       nic_quality *quality)
+{
+    int lo = 1, hi = 100, best = 0;
+    size_t best_size = 0;
+    while (lo <= hi) {
+        int q = (lo + hi) / 2;
+        nic_jpeg_options o = {.quality = q};
+        uint8_t *buf;
+        size_t size;
+        if (nic_jpeg_encode(ctx, img->data, img->width, img->height, img->channels, &o, &buf,
+                            &size) != NIC_OK)
+            return 0;
+        free(buf);
+        if (size <= bytes) {
+            best = q;
+            best_size = size;
+            lo = q + 1;
+        } else {
+            hi = q - 1;
+        }
+    }
+    if (!best)
+        return 0;
+    nic_jpeg_options o = {.quality = best};
+    uint8_t *buf;
+    size_t size;
+    nic_image dec;
+    if (nic_jpeg_encode(ctx, img->data, img->width, img->height, img->channels, &o, &buf, &size) !=
+        NIC_OK)
+        return 0;
+    nic_status st = nic_image_read_memory(ctx, buf, size, "jpeg", &dec, NULL);
+    free(buf);
+    if (st == NIC_OK)
+        st = nic_compare(ctx, img, &dec, quality);
+    nic_image_free(&dec);
+    *bpp = nic_bits_per_pixel(best_size, img->width, img->height);
+    return st == NIC_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const char *data = "../shared/data/kodak", *models = NULL, *csv_path = NULL;
+    int images = MAX_IMAGES;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--data") && v)
+            data = v, i++;
+        else if (!strcmp(argv[i], "--models") && v)
+            models = v, i++;
+        else if (!strcmp(argv[i], "--csv") && v)
+            csv_path = v, i++;
+        else if (!strcmp(argv[i], "--images") && v)
+            images = atoi(v), i++;
+        else {
+            fprintf(stderr, "usage: eval_rnn [--data DIR] [--images N] [--models DIR] "
+                            "[--csv FILE]\n");
+            return 2;
+        }
+    }
+    if (images < 1 || images > MAX_IMAGES)
+        images = MAX_IMAGES;
+    nic_context *ctx = nic_context_create();
+    if (models)
+        nic_context_set_model_dir(ctx, models);
+    nic_rnn_codec *c;
+    if (nic_codec_get_rnn(ctx, &c) != NIC_OK) {
+        fprintf(stderr, "eval_rnn: %s\n", nic_context_error(ctx));
+        return 1;
+    }
+    const int T = c->model.cfg.iterations;
+    acc rnn[NIC_RNN_MAX_ITERATIONS + 1] = {{0}}, jpg[NIC_RNN_MAX_ITERATIONS + 1] = {{0}};
+
+    double decode_per_layer = 0;
+    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
+    if (csv)
+        fprintf(csv, "image,codec,layers,bytes,bpp,psnr,ms_ssim\n");
+    for (int i = 1; i <= images; i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/kodim%02d.png", data, i);
+        nic_image img;
+        uint8_t *buf = NULL;
+        size_t size = 0;
+        int got = 0;
+        if (nic_image_read_file(ctx, path, &img, NULL) != NIC_OK ||
+            nic_rnn_encode(ctx, c, &img, T, 0, 0, 0, &buf, &size, &got) != NIC_OK) {
+            fprintf(stderr, "eval_rnn: %s\n", nic_context_error(ctx));
+            return 1;
+        }
+        nic_container f;
+        nic_image dec;
+        layer_eval e = {.ctx = ctx, .orig = &img};
+        double t0 = now();
+        if (nic_container_parse(ctx, buf, size, path, 0, &f) != NIC_OK ||
+            nic_rnn_decode_layers(ctx, c, &f, buf, size, path, 0, on_layer, &e, &dec, NULL) !=
+                NIC_OK) {
+            fprintf(stderr, "eval_rnn: %s\n", nic_context_error(ctx));
+            return 1;
+        }
+        double dt = now() - t0;
+        nic_image_free(&dec);
+        if (i == 1) {
+            /* a second decode, without the metrics, for the time per layer */
+            t0 = now();
+            nic_rnn_decode(ctx, c, &f, buf, size, path, 0, &dec, NULL);
+            decode_per_layer = (now() - t0) / T;
+            nic_image_free(&dec);
+        }
+        for (int k = 1; k <= T; k++) {
+            /* the file that --layers k writes: the first k streams in their own container */
+            nic_container fk = f;
+            fk.stream_count = (uint32_t)k;
+            uint8_t *kb;
+            size_t ks;
+            if (nic_container_write(ctx, &fk, &kb, &ks) != NIC_OK) {
+                fprintf(stderr, "eval_rnn: %s\n", nic_context_error(ctx));
+                return 1;
+            }
+            free(kb);
+            double bpp = nic_bits_per_pixel(ks, img.width, img.height);
+            rnn[k].bpp += bpp;
+            rnn[k].psnr += e.q[k].psnr_rgb;
+            rnn[k].msssim += e.q[k].ms_ssim;
+            rnn[k].n++;
+            if (csv)
+                fprintf(csv, "kodim%02d,rnn,%d,%zu,%.5f,%.4f,%.5f\n", i, k, ks, bpp,
+                        e.q[k].psnr_rgb, e.q[k].ms_ssim);
+            nic_quality jq;
+            double jbpp;
+            if (jpeg_within(ctx, &img, ks, &jbpp, &jq)) {
+                jpg[k].bpp += jbpp;
+                jpg[k].psnr += jq.psnr_rgb;
+                jpg[k].msssim += jq.ms_ssim;
+                jpg[k].n++;
+                if (csv)
+                    fprintf(csv, "kodim%02d,jpeg,%d,%.0f,%.5f,%.4f,%.5f\n", i, k,
+                            jbpp * img.width * img.height / 8, jbpp, jq.psnr_rgb, jq.ms_ssim);
+            }
+        }
+        fprintf(stderr, "kodim%02d: %d layers, %zu bytes, %.2f dB after 1, %.2f after %d (%.1f s)\n",
+                i, T, size, e.q[1].psnr_rgb, e.q[T].psnr_rgb, T, dt);
+        free(buf);
+        nic_image_free(&img);
+    }
+    printf("Kodak, %d images, rnn model %s (%s cells, %d bits per 16x16 block)\n\n", images,
+           c->path, c->model.cfg.cell == NN_CONVGRU ? "GRU" : "LSTM", c->model.cfg.bits);
+    printf("| layers | rnn bpp | PSNR (dB) | MS-SSIM | JPEG in the same bytes: images | bpp | "
+           "PSNR (dB) | MS-SSIM |\n|---|---|---|---|---|---|---|---|\n");
+    for (int k = 1; k <= T; k++) {
+        printf("| %d | %.4f | %.2f | %.4f | ", k, rnn[k].bpp / rnn[k].n, rnn[k].psnr / rnn[k].n,
+               rnn[k].msssim / rnn[k].n);
+        if (jpg[k].n)
+            printf("%d of %d | %.4f | %.2f | %.4f |\n", jpg[k].n, images, jpg[k].bpp / jpg[k].n,
+                   jpg[k].psnr / jpg[k].n, jpg[k].msssim / jpg[k].n);
+        else
+            printf("0 of %d | - | - | - |\n", images);
+    }
+    printf("\nnic decode time per layer, kodim01 (%ux%u): %.2f s\n", 768u, 512u,
+           decode_per_layer);
+    if (csv)
+        fclose(csv);
+    nic_context_destroy(ctx);
+    return 0;
+}
