@@ -261,6 +261,79 @@ int train_file_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+int train_run_init(train_run *r, const train_options *o)
+{
+    memset(r, 0, sizeof(*r));
+    if (o->out)
+        snprintf(r->dir, sizeof(r->dir), "%s", o->out);
+    else
+        snprintf(r->dir, sizeof(r->dir), "runs/%s", o->model);
+    if (!train_make_dir(r->dir))
+        return 0;
+    snprintf(r->ckpt, sizeof(r->ckpt), "%s/checkpoint.safetensors", r->dir);
+    snprintf(r->model, sizeof(r->model), "%s/model.safetensors", r->dir);
+    snprintf(r->train_csv, sizeof(r->train_csv), "%s/train.csv", r->dir);
+    snprintf(r->val_csv, sizeof(r->val_csv), "%s/val.csv", r->dir);
+    return 1;
+}
+
+nic_status train_run_start(nic_context *ctx, const train_run *r, const train_options *o,
+                           int resume, nn_params *p, nn_adam *opt, nn_rng *rng, char **stored,
+                           void (*init_fn)(void *model, nn_rng *rng), void *model)
+{
+    if (resume) {
+        NIC_TRY(nn_checkpoint_load(ctx, r->ckpt, p, opt, rng, stored));
+        printf("resuming %s at step %lld\n", r->ckpt, (long long)opt->step);
+    } else if (o->init) {
+        NIC_TRY(nn_weights_load(ctx, o->init, p));
+        printf("new run in %s, weights from %s\n", r->dir, o->init);
+    } else {
+        init_fn(model, rng);
+        printf("new run in %s\n", r->dir);
+    }
+    return NIC_OK;
+}
+
+nic_status train_load_sets(nic_context *ctx, const train_options *o, uint32_t val_side,
+                           nic_image_set *data, nic_image_set *val)
+{
+    printf("loading training images from %s\n", o->data);
+    fflush(stdout);
+    NIC_TRY(nic_image_set_add_list(ctx, data, o->data, (uint32_t)o->crop, NIC_IMAGE_SET_SKIP_BAD));
+    if (data->count == 0)
+        return nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "no training image is %ldx%ld or larger",
+                        o->crop, o->crop);
+    if (o->val_count > 0 &&
+        nic_image_set_add_list(ctx, val, o->val, val_side, NIC_IMAGE_SET_SKIP_BAD) != NIC_OK) {
+        fprintf(stderr, "nic: warning: no validation (%s)\n", nic_context_error(ctx));
+        nic_context_clear_error(ctx);
+    }
+    return NIC_OK;
+}
+
+nic_status train_run_open_logs(nic_context *ctx, train_run *r, const char *train_header,
+                               const char *val_header)
+{
+    r->tcsv = fopen(r->train_csv, "a");
+    r->vcsv = fopen(r->val_csv, "a");
+    if (!r->tcsv || !r->vcsv)
+        return nic_fail(ctx, NIC_ERR_IO, "%s: cannot write logs: %s", r->dir, strerror(errno));
+    if (ftell(r->tcsv) == 0)
+        fprintf(r->tcsv, "%s\n", train_header);
+    if (ftell(r->vcsv) == 0)
+        fprintf(r->vcsv, "%s\n", val_header);
+    return NIC_OK;
+}
+
+void train_run_close(train_run *r)
+{
+    if (r->tcsv)
+        fclose(r->tcsv);
+    if (r->vcsv)
+        fclose(r->vcsv);
+    r->tcsv = r->vcsv = NULL;
+}
+
 int train_make_dir(const char *out_dir)
 {
     if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
@@ -323,22 +396,22 @@ static nic_status validate(nic_context *ctx, nic_hyper_trainer *tr, const nic_im
     return NIC_OK;
 }
 
+static void hyper_init(void *model, nn_rng *rng)
+{
+    nic_hyper_model_init(model, rng);
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_options o;
     int rc = parse_options(argc, argv, &o);
     if (rc != NIC_EXIT_OK)
         return rc;
-    char out_dir[1024], ckpt[1100], model_path[1100], train_csv[1100], val_csv[1100];
     if (strcmp(o.model, "rnn") == 0)
         return train_rnn(&o);
-    snprintf(out_dir, sizeof(out_dir), "%s", o.out ? o.out : "runs/hyper");
-    if (!train_make_dir(out_dir))
+    train_run run;
+    if (!train_run_init(&run, &o))
         return NIC_EXIT_OUTPUT;
-    snprintf(ckpt, sizeof(ckpt), "%s/checkpoint.safetensors", out_dir);
-    snprintf(model_path, sizeof(model_path), "%s/model.safetensors", out_dir);
-    snprintf(train_csv, sizeof(train_csv), "%s/train.csv", out_dir);
-    snprintf(val_csv, sizeof(val_csv), "%s/val.csv", out_dir);
 
     nic_context *ctx = cli_context_create();
     if (!ctx)
@@ -353,18 +426,17 @@ int cmd_train(int argc, char **argv)
     float *batch = NULL, *t_rate = NULL;
     nic_batch_loader *loader = NULL;
     const nic_crop_options crop = {(uint32_t)o.crop, (uint32_t)o.crop, 1, 3};
-    FILE *tcsv = NULL, *vcsv = NULL;
     nn_rng rng;
     nn_adam opt;
     char config[1024];
     char *stored = NULL;
     nic_status st = NIC_OK;
 
-    int resume = train_file_exists(ckpt);
+    int resume = train_file_exists(run.ckpt);
     if (resume) {
         /* The architecture comes from the checkpoint, whatever the flags say. */
         nn_st_file f;
-        st = nn_st_read_file(ctx, ckpt, &f);
+        st = nn_st_read_file(ctx, run.ckpt, &f);
         if (st == NIC_OK) {
             const char *cfg = nn_st_get_meta(&f, "config");
             long n, m, nz, seed;
@@ -386,45 +458,20 @@ int cmd_train(int argc, char **argv)
         st = nic_hyper_model_create(ctx, &hc, &model);
     nn_adam_init(&opt);
     nn_rng_seed(&rng, (uint64_t)o.seed);
-    if (st == NIC_OK) {
-        if (resume) {
-            st = nn_checkpoint_load(ctx, ckpt, &model.params, &opt, &rng, &stored);
-            if (st == NIC_OK)
-                printf("resuming %s at step %lld\n", ckpt, (long long)opt.step);
-        } else if (o.init) {
-            st = nn_weights_load(ctx, o.init, &model.params);
-            if (st == NIC_OK)
-                printf("new run in %s, weights from %s\n", out_dir, o.init);
-        } else {
-            nic_hyper_model_init(&model, &rng);
-            printf("new run in %s\n", out_dir);
-        }
-    }
+    if (st == NIC_OK)
+        st = train_run_start(ctx, &run, &o, resume, &model.params, &opt, &rng, &stored,
+                             hyper_init, &model);
     if (st == NIC_OK && o.export_path) {
         char desc[3072];
         snprintf(desc, sizeof(desc), "hyper model, step %lld of run %s; training config %s",
-                 (long long)opt.step, out_dir, stored ? stored : config);
+                 (long long)opt.step, run.dir, stored ? stored : config);
         st = nic_hyper_export(ctx, &model, o.export_path, desc);
         if (st == NIC_OK)
             printf("wrote %s (step %lld)\n", o.export_path, (long long)opt.step);
         goto done;
     }
-    if (st == NIC_OK) {
-        printf("loading training images from %s\n", o.data);
-        fflush(stdout);
-        st = nic_image_set_add_list(ctx, &data, o.data, (uint32_t)o.crop, NIC_IMAGE_SET_SKIP_BAD);
-    }
-    if (st == NIC_OK && data.count == 0)
-        st = nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "no training image is %ldx%ld or larger",
-                      o.crop, o.crop);
-    if (st == NIC_OK && o.val_count > 0) {
-        st = nic_image_set_add_list(ctx, &val, o.val, (uint32_t)o.crop, NIC_IMAGE_SET_SKIP_BAD);
-        if (st != NIC_OK) {
-            fprintf(stderr, "nic: warning: no validation (%s)\n", nic_context_error(ctx));
-            nic_context_clear_error(ctx);
-            st = NIC_OK;
-        }
-    }
+    if (st == NIC_OK)
+        st = train_load_sets(ctx, &o, (uint32_t)o.crop, &data, &val);
     if (st == NIC_OK)
         st = nn_engine_create(ctx, &eng);
     if (st == NIC_OK)
@@ -436,19 +483,15 @@ int cmd_train(int argc, char **argv)
     if (st == NIC_OK) {
         batch = malloc(sizeof(float) * o.batch * 3 * o.crop * o.crop); /* validation */
         t_rate = malloc(sizeof(float) * o.batch);
-        tcsv = fopen(train_csv, "a");
-        vcsv = fopen(val_csv, "a");
         if (!batch || !t_rate)
             st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
-        else if (!tcsv || !vcsv)
-            st = nic_fail(ctx, NIC_ERR_IO, "%s: cannot write logs: %s", out_dir, strerror(errno));
     }
+    if (st == NIC_OK)
+        st = train_run_open_logs(ctx, &run, "step,loss,bpp,bpp_z,psnr,grad_norm,lr,seconds",
+                                 "step,t,bpp,psnr");
     if (st != NIC_OK)
         goto done;
-    if (ftell(tcsv) == 0)
-        fprintf(tcsv, "step,loss,bpp,bpp_z,psnr,grad_norm,lr,seconds\n");
-    if (ftell(vcsv) == 0)
-        fprintf(vcsv, "step,t,bpp,psnr\n");
+    FILE *tcsv = run.tcsv, *vcsv = run.vcsv;
     printf("model hyper: N=%ld M=%ld NZ=%ld, %zu parameters; %zu training images (%.1f MP); "
            "batch %ld x %ldx%ld; %s convolutions\n",
            o.n, o.m, o.nz, model.params.total, data.count, data.pixels / 1e6, o.batch, o.crop,
@@ -515,7 +558,7 @@ int cmd_train(int argc, char **argv)
             last_step = opt.step;
         }
         if (opt.step % o.ckpt_every == 0) {
-            st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+            st = nn_checkpoint_save(ctx, run.ckpt, &model.params, &opt, &rng, config);
             if (st != NIC_OK)
                 break;
         }
@@ -526,18 +569,15 @@ int cmd_train(int argc, char **argv)
         }
     }
     if (st == NIC_OK) {
-        st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+        st = nn_checkpoint_save(ctx, run.ckpt, &model.params, &opt, &rng, config);
         if (st == NIC_OK)
-            st = nic_hyper_export(ctx, &model, model_path, config);
+            st = nic_hyper_export(ctx, &model, run.model, config);
         if (st == NIC_OK)
-            printf("saved %s (step %lld) and %s\n", ckpt, (long long)opt.step, model_path);
+            printf("saved %s (step %lld) and %s\n", run.ckpt, (long long)opt.step, run.model);
     }
 done:
     rc = cli_report("train", ctx, st);
-    if (tcsv)
-        fclose(tcsv);
-    if (vcsv)
-        fclose(vcsv);
+    train_run_close(&run);
     nic_batch_loader_destroy(loader);
     free(batch);
     free(t_rate);

@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "data/image_set.h"
+#include "nn/optim.h"
+#include "nn/rng.h"
+
 typedef struct train_options {
     const char *model, *data, *val, *out, *init, *export_path;
     long steps, batch, crop, seed, log_every, ckpt_every, val_every, val_count;
@@ -31,6 +35,31 @@ int train_make_dir(const char *dir);
 int train_file_exists(const char *path);
 /* Reads "key": number from a stored JSON configuration. */
 int train_config_long(const char *json, const char *key, long *out);
+
+/* A run folder: its files, and the two logs once opened. */
+typedef struct train_run {
+    char dir[1024], ckpt[1100], model[1100], train_csv[1100], val_csv[1100];
+    FILE *tcsv, *vcsv;
+} train_run;
+
+/* Makes the folder (o->out, else runs/<model>) and the paths; prints the error
+ * and returns 0 on failure. */
+int train_run_init(train_run *r, const train_options *o);
+/* The parameters of a run: from its checkpoint (resume: Adam moments, step
+ * and RNG too; *stored receives the stored configuration), from o->init, or
+ * init_fn(model, rng); prints which. */
+nic_status train_run_start(nic_context *ctx, const train_run *r, const train_options *o,
+                           int resume, nn_params *p, nn_adam *opt, nn_rng *rng, char **stored,
+                           void (*init_fn)(void *model, nn_rng *rng), void *model);
+/* The training images (sides at least crop) and, when o->val_count > 0, the
+ * validation images (sides at least val_side; none, with a warning, when
+ * they cannot be read). */
+nic_status train_load_sets(nic_context *ctx, const train_options *o, uint32_t val_side,
+                           nic_image_set *data, nic_image_set *val);
+/* Opens train.csv and val.csv for appending; new files get the header lines. */
+nic_status train_run_open_logs(nic_context *ctx, train_run *r, const char *train_header,
+                               const char *val_header);
+void train_run_close(train_run *r);
 
 int train_rnn(train_options *o);
 

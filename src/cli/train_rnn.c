@@ -5,7 +5,6 @@
  * train.csv, val.csv (PSNR after each iteration count on fixed validation
  * crops, deterministic binarizer) and model.safetensors.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,16 +103,16 @@ static nic_status validate(nic_context *ctx, nic_rnn_net *net, const nic_image_s
     return NIC_OK;
 }
 
+static void rnn_init(void *model, nn_rng *rng)
+{
+    nic_rnn_model_init(model, rng);
+}
+
 int train_rnn(train_options *o)
 {
-    char out_dir[1024], ckpt[1100], model_path[1100], train_csv[1100], val_csv[1100];
-    snprintf(out_dir, sizeof(out_dir), "%s", o->out ? o->out : "runs/rnn");
-    if (!train_make_dir(out_dir))
+    train_run run;
+    if (!train_run_init(&run, o))
         return NIC_EXIT_OUTPUT;
-    snprintf(ckpt, sizeof(ckpt), "%s/checkpoint.safetensors", out_dir);
-    snprintf(model_path, sizeof(model_path), "%s/model.safetensors", out_dir);
-    snprintf(train_csv, sizeof(train_csv), "%s/train.csv", out_dir);
-    snprintf(val_csv, sizeof(val_csv), "%s/val.csv", out_dir);
 
     nic_context *ctx = cli_context_create();
     if (!ctx)
@@ -126,7 +125,6 @@ int train_rnn(train_options *o)
     nic_image_set_init(&data);
     nic_image_set_init(&val);
     float *batch = NULL, *vbuf = NULL;
-    FILE *tcsv = NULL, *vcsv = NULL;
     nn_rng rng;
     nn_adam opt;
     char config[1024];
@@ -134,10 +132,10 @@ int train_rnn(train_options *o)
     nic_status st = NIC_OK;
     int vbatch = (int)(o->val_count < 8 ? o->val_count : 8);
 
-    const int resume = train_file_exists(ckpt);
+    const int resume = train_file_exists(run.ckpt);
     if (resume) {
         nn_st_file f;
-        st = nn_st_read_file(ctx, ckpt, &f);
+        st = nn_st_read_file(ctx, run.ckpt, &f);
         if (st == NIC_OK) {
             config_from_stored(nn_st_get_meta(&f, "config"), o);
             nn_st_free(&f);
@@ -150,48 +148,22 @@ int train_rnn(train_options *o)
         st = nic_rnn_model_create(ctx, &rc, &model);
     nn_adam_init(&opt);
     nn_rng_seed(&rng, (uint64_t)o->seed);
-    if (st == NIC_OK) {
-        if (resume) {
-            st = nn_checkpoint_load(ctx, ckpt, &model.params, &opt, &rng, &stored);
-            if (st == NIC_OK)
-                printf("resuming %s at step %lld\n", ckpt, (long long)opt.step);
-        } else if (o->init) {
-            st = nn_weights_load(ctx, o->init, &model.params);
-            if (st == NIC_OK)
-                printf("new run in %s, weights from %s\n", out_dir, o->init);
-        } else {
-            nic_rnn_model_init(&model, &rng);
-            printf("new run in %s\n", out_dir);
-        }
-    }
+    if (st == NIC_OK)
+        st = train_run_start(ctx, &run, o, resume, &model.params, &opt, &rng, &stored, rnn_init,
+                             &model);
     if (st == NIC_OK && o->export_path) {
         char desc[3072];
         snprintf(desc, sizeof(desc), "rnn model, step %lld of run %s; training config %s",
-                 (long long)opt.step, out_dir, stored ? stored : config);
+                 (long long)opt.step, run.dir, stored ? stored : config);
         st = nic_rnn_export(ctx, &model, o->export_path, desc);
         if (st == NIC_OK)
             printf("wrote %s (step %lld)\n", o->export_path, (long long)opt.step);
         goto done;
     }
-    if (st == NIC_OK) {
-        printf("loading training images from %s\n", o->data);
-        fflush(stdout);
-        st = nic_image_set_add_list(ctx, &data, o->data, (uint32_t)o->crop, NIC_IMAGE_SET_SKIP_BAD);
-    }
-    if (st == NIC_OK && data.count == 0)
-        st = nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "no training image is %ldx%ld or larger",
-                      o->crop, o->crop);
-    if (st == NIC_OK && vbatch > 0) {
-        st = nic_image_set_add_list(ctx, &val, o->val, (uint32_t)o->val_crop,
-                                    NIC_IMAGE_SET_SKIP_BAD);
-        if (st != NIC_OK || val.count == 0) {
-            fprintf(stderr, "nic: warning: no validation (%s)\n",
-                    st != NIC_OK ? nic_context_error(ctx) : "no image is large enough");
-            nic_context_clear_error(ctx);
-            st = NIC_OK;
-            vbatch = 0;
-        }
-    }
+    if (st == NIC_OK)
+        st = train_load_sets(ctx, o, (uint32_t)o->val_crop, &data, &val);
+    if (val.count == 0)
+        vbatch = 0;
     if (st == NIC_OK)
         st = nn_engine_create(ctx, &eng);
     if (st == NIC_OK)
@@ -203,19 +175,15 @@ int train_rnn(train_options *o)
     if (st == NIC_OK) {
         batch = malloc(sizeof(float) * o->batch * 3 * o->crop * o->crop);
         vbuf = malloc(sizeof(float) * (vbatch > 0 ? vbatch : 1) * 3 * o->val_crop * o->val_crop);
-        tcsv = fopen(train_csv, "a");
-        vcsv = fopen(val_csv, "a");
         if (!batch || !vbuf)
             st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
-        else if (!tcsv || !vcsv)
-            st = nic_fail(ctx, NIC_ERR_IO, "%s: cannot write logs: %s", out_dir, strerror(errno));
     }
+    if (st == NIC_OK)
+        st = train_run_open_logs(ctx, &run, "step,loss,psnr_1,psnr_last,grad_norm,lr,seconds",
+                                 "step,iterations,bpp,psnr");
     if (st != NIC_OK)
         goto done;
-    if (ftell(tcsv) == 0)
-        fprintf(tcsv, "step,loss,psnr_1,psnr_last,grad_norm,lr,seconds\n");
-    if (ftell(vcsv) == 0)
-        fprintf(vcsv, "step,iterations,bpp,psnr\n");
+    FILE *tcsv = run.tcsv, *vcsv = run.vcsv;
     const int T = rc.iterations;
     printf("model rnn (%s, %s): E-Conv %d, E-RNN %d/%d/%d, %d bits, D-Conv %d, D-RNN "
            "%d/%d/%d/%d; %zu parameters; %.0f FLOPs per pixel and iteration; %zu training "
@@ -282,7 +250,7 @@ int train_rnn(train_options *o)
             last_step = opt.step;
         }
         if (opt.step % o->ckpt_every == 0) {
-            st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+            st = nn_checkpoint_save(ctx, run.ckpt, &model.params, &opt, &rng, config);
             if (st != NIC_OK)
                 break;
         }
@@ -293,18 +261,15 @@ int train_rnn(train_options *o)
         }
     }
     if (st == NIC_OK) {
-        st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+        st = nn_checkpoint_save(ctx, run.ckpt, &model.params, &opt, &rng, config);
         if (st == NIC_OK)
-            st = nic_rnn_export(ctx, &model, model_path, config);
+            st = nic_rnn_export(ctx, &model, run.model, config);
         if (st == NIC_OK)
-            printf("saved %s (step %lld) and %s\n", ckpt, (long long)opt.step, model_path);
+            printf("saved %s (step %lld) and %s\n", run.ckpt, (long long)opt.step, run.model);
     }
 done:;
     int rc_exit = cli_report("train", ctx, st);
-    if (tcsv)
-        fclose(tcsv);
-    if (vcsv)
-        fclose(vcsv);
+    train_run_close(&run);
     free(batch);
     free(vbuf);
     free(stored);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "codec/codec_util.h"
 #include "entropy/factorized.h"
 #include "entropy/gaussian.h"
 #include "models/likelihood.h"
@@ -257,17 +258,8 @@ nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_co
                       path);
     if (st == NIC_OK)
         st = nic_hyper_model_create(ctx, &cfg, &c->model);
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (int i = 0; st == NIC_OK && i < c->model.params.count; i++) {
-        const nn_param *it = &c->model.params.items[i];
-        float *dst = c->model.params.data + it->offset;
-        st = nn_st_read_f32(ctx, &f, it->name, dst, it->count);
-        if (st == NIC_OK)
-            crc = crc32(crc, (const Bytef *)dst, (uInt)(it->count * sizeof(float)));
-    }
-    if (st != NIC_OK)
-        nic_fail_prefix(ctx, "%s", path);
-    c->weights_hash = (uint32_t)crc;
+    if (st == NIC_OK)
+        st = nic_codec_read_params(ctx, &f, path, &c->model.params, &c->weights_hash);
     if (st == NIC_OK)
         st = nic_hyper_int_create(ctx, &c->model, &c->hint);
     if (st == NIC_OK)
@@ -426,16 +418,7 @@ nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_ima
         goto done;
     }
     /* [0, 1] planes, edges replicated into the padding */
-    for (int ch = 0; ch < 3; ch++)
-        for (int yy = 0; yy < ph; yy++) {
-            uint32_t sy = (uint32_t)yy < img->height ? (uint32_t)yy : img->height - 1;
-            for (int xx = 0; xx < pw; xx++) {
-                uint32_t sx = (uint32_t)xx < img->width ? (uint32_t)xx : img->width - 1;
-                const uint8_t *px = img->data + ((size_t)sy * img->width + sx) * img->channels;
-                x[ch * plane + (size_t)yy * pw + xx] =
-                    px[img->channels == 3 ? ch : 0] * (1.0f / 255.0f);
-            }
-        }
+    nic_codec_image_to_planes(img, ph, pw, x);
     int h, w;
     st = run_chain(ctx, c->eng, 0, m->ga, m->ga_gdn, 4, &m->params, x, ph, pw, lat->y, &h, &w);
     if (st == NIC_OK)
@@ -611,21 +594,7 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
         st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
     if (st != NIC_OK)
         goto done;
-    const size_t xplane = (size_t)h * w;
-    for (uint32_t yy = 0; yy < file->height; yy++)
-        for (uint32_t xx = 0; xx < file->width; xx++) {
-            float rgb[3];
-            for (int ch = 0; ch < 3; ch++) {
-                float v = xhat[ch * xplane + (size_t)yy * w + xx] * 255.0f;
-                rgb[ch] = v < 0 ? 0 : (v > 255 ? 255 : v);
-            }
-            uint8_t *px = out->data + ((size_t)yy * out->width + xx) * out->channels;
-            if (out->channels == 3)
-                for (int ch = 0; ch < 3; ch++)
-                    px[ch] = (uint8_t)(rgb[ch] + 0.5f);
-            else
-                px[0] = (uint8_t)(0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2] + 0.5f);
-        }
+    nic_codec_planes_to_image(xhat, h, w, out);
 done:
     free(zhat);
     free(mean);

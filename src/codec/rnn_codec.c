@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "codec/codec_util.h"
 #include "format/container_internal.h"
 #include "nn/safetensors.h"
 
@@ -77,14 +78,9 @@ nic_status nic_rnn_codec_load(nic_context *ctx, const char *path, nic_rnn_codec 
         st = nic_rnn_model_create(ctx, &cfg, &c->model);
     /* the hash: CRC-32 of the float32 parameters in declaration order, then
      * one byte for the reconstruction mode (the same weights decode otherwise) */
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (int i = 0; st == NIC_OK && i < c->model.params.count; i++) {
-        const nn_param *it = &c->model.params.items[i];
-        float *dst = c->model.params.data + it->offset;
-        st = nn_st_read_f32(ctx, &f, it->name, dst, it->count);
-        if (st == NIC_OK)
-            crc = crc32(crc, (const Bytef *)dst, (uInt)(it->count * sizeof(float)));
-    }
+    uint32_t crc = 0;
+    if (st == NIC_OK)
+        st = nic_codec_read_params(ctx, &f, path, &c->model.params, &crc);
     if (st == NIC_OK && f.tensor_count != c->model.params.count)
         st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: %d tensors, an rnn model of these widths has %d",
                       path, f.tensor_count, c->model.params.count);
@@ -146,42 +142,6 @@ static void unpack_bits(const uint8_t *in, int B, size_t plane, float *bits)
         for (int ch = 0; ch < B; ch++) {
             size_t k = pos * B + ch;
             bits[(size_t)ch * plane + pos] = (in[k >> 3] >> (7 - (k & 7))) & 1 ? 1.0f : -1.0f;
-        }
-}
-
-/* The picture as [3][ph][pw] floats in [0, 1], edges replicated into the padding. */
-static void image_to_planes(const nic_image *img, int ph, int pw, float *x)
-{
-    const size_t plane = (size_t)ph * pw;
-    for (int ch = 0; ch < 3; ch++)
-        for (int yy = 0; yy < ph; yy++) {
-            uint32_t sy = (uint32_t)yy < img->height ? (uint32_t)yy : img->height - 1;
-            for (int xx = 0; xx < pw; xx++) {
-                uint32_t sx = (uint32_t)xx < img->width ? (uint32_t)xx : img->width - 1;
-                const uint8_t *px = img->data + ((size_t)sy * img->width + sx) * img->channels;
-                x[ch * plane + (size_t)yy * pw + xx] =
-                    px[img->channels == 3 ? ch : 0] * (1.0f / 255.0f);
-            }
-        }
-}
-
-/* [3][ph][pw] in [0, 1] -> the top-left width x height of out (gray: luma). */
-static void planes_to_image(const float *x, int ph, int pw, nic_image *out)
-{
-    const size_t plane = (size_t)ph * pw;
-    for (uint32_t yy = 0; yy < out->height; yy++)
-        for (uint32_t xx = 0; xx < out->width; xx++) {
-            float rgb[3];
-            for (int ch = 0; ch < 3; ch++) {
-                float v = x[ch * plane + (size_t)yy * pw + xx] * 255.0f;
-                rgb[ch] = v < 0 ? 0 : (v > 255 ? 255 : v);
-            }
-            uint8_t *px = out->data + ((size_t)yy * out->width + xx) * out->channels;
-            if (out->channels == 3)
-                for (int ch = 0; ch < 3; ch++)
-                    px[ch] = (uint8_t)(rgb[ch] + 0.5f);
-            else
-                px[0] = (uint8_t)(0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2] + 0.5f);
         }
 }
 
@@ -256,7 +216,7 @@ nic_status nic_rnn_encode(nic_context *ctx, nic_rnn_codec *c, const nic_image *i
                       img->height);
         goto done;
     }
-    image_to_planes(img, ph, pw, x);
+    nic_codec_image_to_planes(img, ph, pw, x);
     for (size_t i = 0; i < n; i++)
         r[i] = x[i] - 0.5f;
     st = nic_rnn_net_create(ctx, c->eng, &c->model, 1, ph, pw, 1, 0, 0, &net);
@@ -376,7 +336,7 @@ nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_c
         for (size_t i = 0; st == NIC_OK && i < n; i++)
             acc[i] = (cfg->oneshot ? 0.5f : acc[i]) + o[i];
         if (st == NIC_OK && (fn || t == K - 1))
-            planes_to_image(acc, ph, pw, out);
+            nic_codec_planes_to_image(acc, ph, pw, out);
         if (st == NIC_OK && fn)
             st = fn(user, t + 1, out);
     }
