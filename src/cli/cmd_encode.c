@@ -24,8 +24,9 @@ void help_encode(FILE *out)
             "  --max-bytes <int> .... at most this many bytes, headers included\n"
             "  --no-downscale ....... fail instead of coding a smaller picture\n"
             "  --model <name> ....... hyper, or rnn: progressive, every prefix of the\n"
-            "                         file that ends on a layer is a coarser picture\n"
-            "                         (default=hyper)\n"
+            "                         file that ends on a layer is a coarser picture, or\n"
+            "                         rnn+cnn: the same pictures in fewer bytes (the codes\n"
+            "                         coded with a context model) (default=hyper)\n"
             "  --layers <int> ....... rnn: code this many layers (0.125 bpp each; default\n"
             "                         from the quality: 0 -> 1 layer .. 100 -> all the\n"
             "                         model has; with a budget, as many as fit)\n"
@@ -129,7 +130,7 @@ int cmd_encode(int argc, char **argv)
             rc = cli_report("encode", ctx, nic_context_status(ctx)) ? NIC_EXIT_OUTPUT : rc;
     }
     if (rc == NIC_EXIT_OK && !quiet) {
-        int rnn = opt.model && strcmp(opt.model, "rnn") == 0;
+        int rnn = opt.model && strncmp(opt.model, "rnn", 3) == 0;
         fprintf(stderr, "%s: %zu bytes, %.4f bpp, %s %d", out, res.bytes, res.bpp,
                 rnn ? "layers" : "quality index", res.quality_index);
         if (res.coded_width != img.width || res.coded_height != img.height)

@@ -60,7 +60,7 @@ void help_train(FILE *out)
             "on from it. Ctrl-C (or SIGTERM) saves a checkpoint before exiting.\n"
             "\n"
             "Options:\n"
-            "  --model <name> ....... model to train: hyper or rnn (default=hyper)\n"
+            "  --model <name> ....... model to train: hyper, rnn or rnn+cnn (default=hyper)\n"
             "  --data <dirs> ........ ':'-separated folders/files of training images\n"
             "                         (default=" DEFAULT_DATA ")\n"
             "  --val <dirs> ......... validation images (default=" DEFAULT_VAL ")\n"
@@ -86,6 +86,12 @@ void help_train(FILE *out)
             "  --lstm ............... rnn: ConvLSTM cells instead of ConvGRU\n"
             "  --oneshot ............ rnn: one-shot reconstruction instead of additive\n"
             "  --val-crop <int> ..... rnn: side of the validation crops (default=128)\n"
+            "\n"
+            "  rnn+cnn trains the context model over the codes of a trained rnn model\n"
+            "  (--init FILE, default the installed rnn model): --codes crops of --crop\n"
+            "  (default 400 of 256x256) and --val-count validation crops are encoded once,\n"
+            "  then --steps epochs (default 4, --lr 3e-3); writes the rnn+cnn model file.\n"
+            "  --codes <int> ........ rnn+cnn: training crops (default=400)\n"
             "  --seed <int> ......... random seed (default=1; fixed once a run has started)\n"
             "  --log-every <int> .... steps between progress lines (default=50)\n"
             "  --checkpoint-every <int> steps between checkpoints (default=500)\n"
@@ -127,6 +133,7 @@ static int parse_options(int argc, char **argv, train_options *o)
     o->nz = def.nz;
     o->iterations = 8;
     o->val_crop = 128;
+    o->codes = 400;
     static const long rnn_widths[10] = {16, 32, 64, 64, 32, 64, 64, 64, 32, 16};
     memcpy(o->widths, rnn_widths, sizeof(rnn_widths));
     for (int i = 1; i < argc; i++) {
@@ -175,6 +182,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         INT_OPT("--crop", crop, 16, 4096)
         INT_OPT("--iterations", iterations, 1, 32)
         INT_OPT("--val-crop", val_crop, 16, 4096)
+        INT_OPT("--codes", codes, 1, 1000000)
         INT_OPT("--seed", seed, 0, 0x7fffffff)
         INT_OPT("--log-every", log_every, 1, 1000000)
         INT_OPT("--checkpoint-every", ckpt_every, 1, 100000000)
@@ -227,8 +235,20 @@ static int parse_options(int argc, char **argv, train_options *o)
             return cli_usage_error("train", "rnn: --crop and --val-crop must be multiples of 16");
         return NIC_EXIT_OK;
     }
+    if (strcmp(o->model, "rnn+cnn") == 0) {
+        if (!o->set_crop)
+            o->crop = 256;
+        if (!o->set_steps)
+            o->steps = 4;
+        if (!o->set_lr)
+            o->lr = 3e-3;
+        if (o->crop % 16 != 0)
+            return cli_usage_error("train", "rnn+cnn: --crop must be a multiple of 16");
+        return NIC_EXIT_OK;
+    }
     if (strcmp(o->model, "hyper") != 0)
-        return cli_usage_error("train", "unknown model '%s' (available: hyper, rnn)", o->model);
+        return cli_usage_error("train", "unknown model '%s' (available: hyper, rnn, rnn+cnn)",
+                               o->model);
     if (o->crop % 64 != 0)
         return cli_usage_error("train", "--crop must be a multiple of 64");
     return NIC_EXIT_OK;
@@ -409,6 +429,8 @@ int cmd_train(int argc, char **argv)
         return rc;
     if (strcmp(o.model, "rnn") == 0)
         return train_rnn(&o);
+    if (strcmp(o.model, "rnn+cnn") == 0)
+        return train_rnn_cnn(&o);
     train_run run;
     if (!train_run_init(&run, &o))
         return NIC_EXIT_OUTPUT;

@@ -20,6 +20,7 @@ typedef struct train_options {
     long n, m, nz; /* hyper widths */
     /* rnn */
     long iterations, val_crop;
+    long codes; /* rnn+cnn: training crops whose codes train the context model */
     long widths[10]; /* E-Conv, E-RNN1..3, bits, D-Conv, D-RNN1..4 */
     int lstm, oneshot;
     /* which options the command line set (model defaults differ) */
@@ -62,5 +63,6 @@ nic_status train_run_open_logs(nic_context *ctx, train_run *r, const char *train
 void train_run_close(train_run *r);
 
 int train_rnn(train_options *o);
+int train_rnn_cnn(train_options *o);
 
 #endif

@@ -282,3 +282,154 @@ done:;
     nic_context_destroy(ctx);
     return rc_exit;
 }
+
+/* ---------------------------------------------------------------- rnn+cnn */
+
+/* Codes of `count` random crops (side `side`) of a set, as the rnn encoder
+ * makes them (deterministic binarizer, all iterations). */
+static nic_status collect_codes(nic_context *ctx, nic_rnn_codec *c, const nic_image_set *set,
+                                int count, int side, nn_rng *rng, nic_rnn_codes *out,
+                                const char *what)
+{
+    nic_image crop;
+    NIC_TRY(nic_image_alloc(ctx, &crop, (uint32_t)side, (uint32_t)side, 3));
+    nic_status st = NIC_OK;
+    double t0 = train_now();
+    for (int i = 0; i < count && st == NIC_OK && !train_stop_requested(); i++) {
+        const nic_image *img = &set->images[nn_rng_below(rng, set->count)];
+        uint32_t x0 = (uint32_t)nn_rng_below(rng, img->width - (uint32_t)side + 1);
+        uint32_t y0 = (uint32_t)nn_rng_below(rng, img->height - (uint32_t)side + 1);
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++)
+                for (int ch = 0; ch < 3; ch++)
+                    crop.data[((size_t)y * side + x) * 3 + ch] =
+                        img->data[((size_t)(y0 + y) * img->width + x0 + x) * img->channels +
+                                  (img->channels == 3 ? ch : 0)];
+        uint8_t *buf = NULL;
+        size_t size = 0;
+        st = nic_rnn_encode_codes(ctx, c, &crop, c->model.cfg.iterations, 0, 0, 0, &buf, &size,
+                                  NULL, &out[i]);
+        free(buf);
+        if ((i + 1) % 50 == 0 || i + 1 == count) {
+            printf("  %s codes: %d of %d crops (%.0f s)\n", what, i + 1, count, train_now() - t0);
+            fflush(stdout);
+        }
+    }
+    nic_image_free(&crop);
+    if (st == NIC_OK && train_stop_requested())
+        st = nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "stopped while collecting codes");
+    return st;
+}
+
+static void print_bits(const char *what, double mean, const double *per_t, int T, FILE *csv,
+                       long epoch)
+{
+    printf("  %s: %.4f bits per code (%.1f %% saved); by iteration:", what, mean,
+           100 * (1 - mean));
+    for (int t = 0; t < T; t++)
+        printf(" %d:%.1f%%", t + 1, 100 * (1 - per_t[t]));
+    printf("\n");
+    if (csv)
+        for (int t = 0; t < T; t++)
+            fprintf(csv, "%ld,%d,%.5f,%.3f\n", epoch, t + 1, per_t[t], 100 * (1 - per_t[t]));
+    fflush(stdout);
+}
+
+/* nic train --model rnn+cnn: the context model over a trained rnn model's
+ * codes (--init: the rnn model file, else the installed rnn model); --steps
+ * counts epochs over --batch crops... see help_train. */
+int train_rnn_cnn(train_options *o)
+{
+    train_run run;
+    if (!train_run_init(&run, o))
+        return NIC_EXIT_OUTPUT;
+    nic_context *ctx = cli_context_create();
+    if (!ctx)
+        return NIC_EXIT_INTERNAL;
+    nic_rnn_codec *c = NULL;
+    nic_image_set data, val;
+    nic_image_set_init(&data);
+    nic_image_set_init(&val);
+    nic_rnn_ctx_model cm;
+    memset(&cm, 0, sizeof(cm));
+    nic_rnn_codes *tcodes = NULL, *vcodes = NULL;
+    const int ntrain = (int)o->codes, nval = (int)o->val_count;
+    nn_rng rng;
+    nn_rng_seed(&rng, (uint64_t)o->seed);
+    nic_status st = o->init ? nic_rnn_codec_load(ctx, o->init, &c) : nic_codec_get_rnn(ctx, &c);
+    if (st == NIC_OK && c->has_ctx)
+        st = nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "%s: already an rnn+cnn model", c->path);
+    if (st == NIC_OK)
+        st = train_load_sets(ctx, o, (uint32_t)o->crop, &data, &val);
+    const int T = st == NIC_OK ? c->model.cfg.iterations : 1;
+    if (st == NIC_OK)
+        st = nic_rnn_ctx_create(ctx, c->model.cfg.bits, T, &cm);
+    if (st == NIC_OK) {
+        tcodes = calloc((size_t)ntrain, sizeof(*tcodes));
+        vcodes = calloc((size_t)(nval > 0 ? nval : 1), sizeof(*vcodes));
+        if (!tcodes || !vcodes)
+            st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
+    }
+    if (st == NIC_OK)
+        st = train_run_open_logs(ctx, &run, "epoch,bits_per_code", "epoch,iteration,bits_per_code,saved_percent");
+    if (st == NIC_OK) {
+        printf("rnn+cnn: context model over the codes of %s (%d bits per position, %d "
+               "iterations): %d weights per iteration; codes of %d training and %d validation "
+               "crops of %ldx%ld\n",
+               c->path, c->model.cfg.bits, T, c->model.cfg.bits * (cm.nfeat + 1), ntrain,
+               val.count ? nval : 0, o->crop, o->crop);
+        fflush(stdout);
+        st = collect_codes(ctx, c, &data, ntrain, (int)o->crop, &rng, tcodes, "training");
+    }
+    if (st == NIC_OK && val.count && nval > 0)
+        st = collect_codes(ctx, c, &val, nval, (int)o->crop, &rng, vcodes, "validation");
+    double per_t[64];
+    if (st == NIC_OK && val.count && nval > 0) {
+        print_bits("validation, before training", nic_rnn_ctx_evaluate(&cm, vcodes, nval, per_t),
+                   per_t, T, NULL, 0);
+    }
+    train_install_signals();
+    for (long e = 1; st == NIC_OK && e <= o->steps && !train_stop_requested(); e++) {
+        double t0 = train_now();
+        double mean = nic_rnn_ctx_train_epoch(&cm, tcodes, ntrain, (float)o->lr, &rng, per_t);
+        if (!isfinite(mean)) {
+            st = nic_fail(ctx, NIC_ERR_NOMEM, "context model: out of memory");
+            break;
+        }
+        printf("epoch %ld/%ld (%.0f s)\n", e, o->steps, train_now() - t0);
+        print_bits("training (float model, during the epoch)", mean, per_t, T, NULL, e);
+        fprintf(run.tcsv, "%ld,%.5f\n", e, mean);
+        fflush(run.tcsv);
+        if (val.count && nval > 0)
+            print_bits("validation (integer model)",
+                       nic_rnn_ctx_evaluate(&cm, vcodes, nval, per_t), per_t, T, run.vcsv, e);
+    }
+    if (st == NIC_OK) {
+        char desc[2048];
+        snprintf(desc, sizeof(desc),
+                 "rnn+cnn: context model trained for %ld epochs on the codes of %d crops of "
+                 "%ldx%ld from %s, with the rnn model %s",
+                 o->steps, ntrain, o->crop, o->crop, o->data, c->path);
+        st = nic_rnn_cnn_export(ctx, &c->model, &cm, run.model, desc);
+        if (st == NIC_OK && o->export_path)
+            st = nic_rnn_cnn_export(ctx, &c->model, &cm, o->export_path, desc);
+        if (st == NIC_OK)
+            printf("saved %s%s%s\n", run.model, o->export_path ? " and " : "",
+                   o->export_path ? o->export_path : "");
+    }
+    int rc_exit = cli_report("train", ctx, st);
+    for (int i = 0; tcodes && i < ntrain; i++)
+        free(tcodes[i].v);
+    for (int i = 0; vcodes && i < nval; i++)
+        free(vcodes[i].v);
+    free(tcodes);
+    free(vcodes);
+    nic_rnn_ctx_free(&cm);
+    if (o->init)
+        nic_rnn_codec_free(c);
+    train_run_close(&run);
+    nic_image_set_free(&data);
+    nic_image_set_free(&val);
+    nic_context_destroy(ctx);
+    return rc_exit;
+}

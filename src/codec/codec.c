@@ -12,7 +12,7 @@
 
 typedef struct codec_cache {
     nic_hyper_codec *hyper;
-    nic_rnn_codec *rnn;
+    nic_rnn_codec *rnn, *rnn_cnn;
 } codec_cache;
 
 static void codec_cache_free(void *p)
@@ -20,6 +20,7 @@ static void codec_cache_free(void *p)
     codec_cache *cc = p;
     nic_hyper_codec_free(cc->hyper);
     nic_rnn_codec_free(cc->rnn);
+    nic_rnn_codec_free(cc->rnn_cnn);
     free(cc);
 }
 
@@ -69,17 +70,35 @@ static nic_status get_cache(nic_context *ctx, codec_cache **out)
     return NIC_OK;
 }
 
-nic_status nic_codec_get_rnn(nic_context *ctx, nic_rnn_codec **out)
+/* An rnn-family codec by model name, checking that the file holds that model. */
+static nic_status get_rnn(nic_context *ctx, const char *name, int with_ctx, nic_rnn_codec **out)
 {
     codec_cache *cc = NULL;
     NIC_TRY(get_cache(ctx, &cc));
-    if (!cc->rnn) {
+    nic_rnn_codec **slot = with_ctx ? &cc->rnn_cnn : &cc->rnn;
+    if (!*slot) {
         char path[2048];
-        NIC_TRY(find_model_file(ctx, "rnn", path, sizeof(path)));
-        NIC_TRY(nic_rnn_codec_load(ctx, path, &cc->rnn));
+        NIC_TRY(find_model_file(ctx, name, path, sizeof(path)));
+        NIC_TRY(nic_rnn_codec_load(ctx, path, slot));
+        if ((*slot)->has_ctx != with_ctx) {
+            nic_rnn_codec_free(*slot);
+            *slot = NULL;
+            return NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: holds %s model, not %s", path,
+                            with_ctx ? "an rnn" : "an rnn+cnn", name);
+        }
     }
-    *out = cc->rnn;
+    *out = *slot;
     return NIC_OK;
+}
+
+nic_status nic_codec_get_rnn(nic_context *ctx, nic_rnn_codec **out)
+{
+    return get_rnn(ctx, "rnn", 0, out);
+}
+
+nic_status nic_codec_get_rnn_cnn(nic_context *ctx, nic_rnn_codec **out)
+{
+    return get_rnn(ctx, "rnn+cnn", 1, out);
 }
 
 nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
@@ -99,12 +118,13 @@ static nic_status get_codec(nic_context *ctx, const char *model, nic_hyper_codec
 {
     if (!model || strcmp(model, "hyper") == 0)
         return nic_codec_get_hyper(ctx, out);
-    return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "unknown model '%s' (available: hyper, rnn)", model);
+    return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "unknown model '%s' (available: hyper, rnn, rnn+cnn)",
+                    model);
 }
 
 static int is_rnn(const char *model)
 {
-    return model && strcmp(model, "rnn") == 0;
+    return model && (strcmp(model, "rnn") == 0 || strcmp(model, "rnn+cnn") == 0);
 }
 
 void nic_encode_options_init(nic_encode_options *o)
@@ -193,7 +213,10 @@ static nic_status encode_rnn(nic_context *ctx, const nic_image *img,
                              size_t *out_size, nic_encode_result *result)
 {
     nic_rnn_codec *c;
-    NIC_TRY(nic_codec_get_rnn(ctx, &c));
+    if (strcmp(options->model, "rnn+cnn") == 0)
+        NIC_TRY(nic_codec_get_rnn_cnn(ctx, &c));
+    else
+        NIC_TRY(nic_codec_get_rnn(ctx, &c));
     const int most = c->model.cfg.iterations;
     int layers = options->layers;
     if (layers > most)
@@ -387,13 +410,17 @@ nic_status nic_decode_ex(nic_context *ctx, const void *data, size_t size, const 
     nic_container f;
     /* A partial parse first: progressive files decode from what arrived. */
     NIC_TRY(nic_container_parse(ctx, data, size, name, NIC_CONTAINER_ALLOW_TRUNCATED, &f));
-    if (f.truncated && (f.model_id != NIC_MODEL_ID_RNN || !options->allow_partial))
+    const int progressive = f.model_id == NIC_MODEL_ID_RNN || f.model_id == NIC_MODEL_ID_RNN_CNN;
+    if (f.truncated && (!progressive || !options->allow_partial))
         return nic_container_parse(ctx, data, size, name, 0, &f); /* its error */
     nic_image coded;
-    if (f.model_id == NIC_MODEL_ID_RNN) {
+    if (progressive) {
         nic_rnn_codec *c;
         nic_rnn_decode_info info;
-        NIC_TRY(nic_codec_get_rnn(ctx, &c));
+        if (f.model_id == NIC_MODEL_ID_RNN_CNN)
+            NIC_TRY(nic_codec_get_rnn_cnn(ctx, &c));
+        else
+            NIC_TRY(nic_codec_get_rnn(ctx, &c));
         NIC_TRY(nic_rnn_decode(ctx, c, &f, data, size, name, options->max_layers, &coded, &info));
         if (f.truncated)
             nic_log(ctx, NIC_LOG_WARNING,

@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include "codec/codec_util.h"
+#include "entropy/binary.h"
 #include "format/container_internal.h"
 #include "nn/safetensors.h"
 
@@ -15,6 +16,13 @@
 nic_status nic_rnn_export(nic_context *ctx, const nic_rnn_model *m, const char *path,
                           const char *description)
 {
+    return nic_rnn_cnn_export(ctx, m, NULL, path, description);
+}
+
+nic_status nic_rnn_cnn_export(nic_context *ctx, const nic_rnn_model *m,
+                              const nic_rnn_ctx_model *cm, const char *path,
+                              const char *description)
+{
     nn_st_writer w;
     nn_st_writer_init(&w);
     const nn_params *p = &m->params;
@@ -22,7 +30,7 @@ nic_status nic_rnn_export(nic_context *ctx, const nic_rnn_model *m, const char *
     snprintf(iters, sizeof(iters), "%d", m->cfg.iterations);
     nic_status st = nn_st_writer_meta(ctx, &w, "format", "nic-model-1");
     if (st == NIC_OK)
-        st = nn_st_writer_meta(ctx, &w, "model", "rnn");
+        st = nn_st_writer_meta(ctx, &w, "model", cm ? "rnn+cnn" : "rnn");
     if (st == NIC_OK)
         st = nn_st_writer_meta(ctx, &w, "iterations", iters);
     if (st == NIC_OK)
@@ -32,10 +40,56 @@ nic_status nic_rnn_export(nic_context *ctx, const nic_rnn_model *m, const char *
     for (int i = 0; st == NIC_OK && i < p->count; i++)
         st = nn_st_writer_add(ctx, &w, p->items[i].name, NN_DTYPE_F32, p->items[i].ndim,
                               p->items[i].shape, p->data + p->items[i].offset);
+    int32_t *table = NULL;
+    if (st == NIC_OK && cm) {
+        /* the integer model only: what every decoder must use bit for bit */
+        int64_t ws[3] = {cm->sets, cm->bits, cm->nfeat + 1}, ts[1] = {NIC_RNN_CTX_TABLE};
+        table = malloc(sizeof(int32_t) * NIC_RNN_CTX_TABLE);
+        if (!table)
+            st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
+        for (int i = 0; table && i < NIC_RNN_CTX_TABLE; i++)
+            table[i] = cm->p1[i];
+        if (st == NIC_OK)
+            st = nn_st_writer_add(ctx, &w, "ctx.weights", NN_DTYPE_I32, 3, ws, cm->wq);
+        if (st == NIC_OK)
+            st = nn_st_writer_add(ctx, &w, "ctx.p1", NN_DTYPE_I32, 1, ts, table);
+    }
     if (st == NIC_OK)
         st = nn_st_writer_write(ctx, &w, path);
+    free(table);
     nn_st_writer_free(&w);
     return st;
+}
+
+/* The context model stored beside the rnn weights (ctx.weights, ctx.p1); its
+ * bytes continue the weights hash. */
+static nic_status load_ctx_model(nic_context *ctx, nic_rnn_codec *c, const nn_st_file *f,
+                                 const char *path, uLong *crc)
+{
+    const nn_st_tensor *tw = nn_st_find(f, "ctx.weights"), *tp = nn_st_find(f, "ctx.p1");
+    const int B = c->model.cfg.bits;
+    if (!tw || !tp || tw->dtype != NN_DTYPE_I32 || tp->dtype != NN_DTYPE_I32 || tw->ndim != 3 ||
+        tw->shape[1] != B || tw->shape[2] != NIC_RNN_CTX_FEATURES(B) + 1 || tw->shape[0] < 1 ||
+        tw->shape[0] > 64 || tp->count != NIC_RNN_CTX_TABLE)
+        return NIC_FAIL(ctx, NIC_ERR_FORMAT,
+                        "%s: an rnn+cnn model needs ctx.weights (I32 [sets][%d][%d]) and ctx.p1 "
+                        "(I32 [%d])",
+                        path, B, NIC_RNN_CTX_FEATURES(B) + 1, NIC_RNN_CTX_TABLE);
+    NIC_TRY(nic_rnn_ctx_create(ctx, B, (int)tw->shape[0], &c->ctx_model));
+    memcpy(c->ctx_model.wq, tw->data, (size_t)tw->count * sizeof(int32_t));
+    const int32_t *t32 = (const int32_t *)(const void *)tp->data;
+    for (int i = 0; i < NIC_RNN_CTX_TABLE; i++) {
+        int32_t v;
+        memcpy(&v, t32 + i, sizeof(v));
+        c->ctx_model.p1[i] = (uint16_t)(v < 0 ? 0 : (v > 65535 ? 65535 : v));
+        if (v < 1 || v > 65535)
+            c->ctx_model.p1[i] = 0; /* rejected by the check */
+    }
+    NIC_TRY(nic_rnn_ctx_check(ctx, &c->ctx_model, path));
+    *crc = crc32(*crc, tw->data, (uInt)(tw->count * sizeof(int32_t)));
+    *crc = crc32(*crc, tp->data, (uInt)(tp->count * sizeof(int32_t)));
+    c->has_ctx = 1;
+    return NIC_OK;
 }
 
 nic_status nic_rnn_codec_load(nic_context *ctx, const char *path, nic_rnn_codec **out)
@@ -55,7 +109,8 @@ nic_status nic_rnn_codec_load(nic_context *ctx, const char *path, nic_rnn_codec 
     const char *recon = nn_st_get_meta(&f, "reconstruction");
     nic_rnn_config cfg;
     nic_rnn_config_default(&cfg);
-    if (!model || strcmp(model, "rnn") != 0)
+    const int with_ctx = model && strcmp(model, "rnn+cnn") == 0;
+    if (!model || (strcmp(model, "rnn") != 0 && !with_ctx))
         st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: not an rnn model file (metadata model is '%s')",
                       path, model ? model : "missing");
     if (st == NIC_OK) {
@@ -78,16 +133,21 @@ nic_status nic_rnn_codec_load(nic_context *ctx, const char *path, nic_rnn_codec 
         st = nic_rnn_model_create(ctx, &cfg, &c->model);
     /* the hash: CRC-32 of the float32 parameters in declaration order, then
      * one byte for the reconstruction mode (the same weights decode otherwise) */
-    uint32_t crc = 0;
+    uint32_t crc32_params = 0;
     if (st == NIC_OK)
-        st = nic_codec_read_params(ctx, &f, path, &c->model.params, &crc);
-    if (st == NIC_OK && f.tensor_count != c->model.params.count)
-        st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: %d tensors, an rnn model of these widths has %d",
-                      path, f.tensor_count, c->model.params.count);
+        st = nic_codec_read_params(ctx, &f, path, &c->model.params, &crc32_params);
+    uLong crc = crc32_params;
+    if (st == NIC_OK && f.tensor_count != c->model.params.count + 2 * with_ctx)
+        st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: %d tensors, an %s model of these widths has %d",
+                      path, f.tensor_count, with_ctx ? "rnn+cnn" : "rnn",
+                      c->model.params.count + 2 * with_ctx);
     if (st == NIC_OK) {
         const Bytef mode = (Bytef)cfg.oneshot;
-        c->weights_hash = (uint32_t)crc32(crc, &mode, 1);
+        crc = crc32(crc, &mode, 1);
     }
+    if (st == NIC_OK && with_ctx)
+        st = load_ctx_model(ctx, c, &f, path, &crc);
+    c->weights_hash = (uint32_t)crc;
     if (st == NIC_OK && nn_engine_create(ctx, &c->eng) != NIC_OK) {
         nic_context_clear_error(ctx); /* the reference kernels still work */
         c->eng = NULL;
@@ -106,6 +166,7 @@ void nic_rnn_codec_free(nic_rnn_codec *c)
     if (!c)
         return;
     nic_rnn_model_free(&c->model);
+    nic_rnn_ctx_free(&c->ctx_model);
     nn_engine_destroy(c->eng);
     free(c);
 }
@@ -147,10 +208,10 @@ static void unpack_bits(const uint8_t *in, int B, size_t plane, float *bits)
 
 static void container_of(const nic_rnn_codec *c, uint32_t width, uint32_t height,
                          uint32_t channels, uint32_t ow, uint32_t oh, int layers,
-                         const uint8_t *streams, size_t layer_bytes, nic_container *f)
+                         uint8_t *const *data, const size_t *sizes, nic_container *f)
 {
     nic_container_init(f);
-    f->model_id = NIC_MODEL_ID_RNN;
+    f->model_id = nic_rnn_model_id(c);
     f->weights_hash = c->weights_hash;
     f->width = width;
     f->height = height;
@@ -161,14 +222,71 @@ static void container_of(const nic_rnn_codec *c, uint32_t width, uint32_t height
     f->params_size = 0;
     f->stream_count = (uint32_t)layers;
     for (int i = 0; i < layers; i++) {
-        f->streams[i].data = streams + (size_t)i * layer_bytes;
-        f->streams[i].size = layer_bytes;
+        f->streams[i].data = data[i];
+        f->streams[i].size = sizes[i];
     }
+}
+
+static nic_status file_size(nic_context *ctx, const nic_container *f, size_t *size)
+{
+    uint8_t *tmp;
+    NIC_TRY(nic_container_write(ctx, (nic_container *)f, &tmp, size));
+    free(tmp);
+    return NIC_OK;
+}
+
+/* Iteration t's codes -> its stream with the context model and the binary coder:
+ * positions in raster order, channels in order (the raw layout's order). */
+static nic_status ctx_encode_layer(nic_context *ctx, const nic_rnn_codec *c,
+                                   const nic_rnn_codes *codes, int t, uint8_t **out,
+                                   size_t *size)
+{
+    nic_binary_encoder enc;
+    nic_binary_encoder_init(&enc);
+    const int8_t *cur = nic_rnn_codes_at(codes, t);
+    for (int y = 0; y < codes->h; y++)
+        for (int x = 0; x < codes->w; x++)
+            for (int ch = 0; ch < codes->bits; ch++) {
+                const uint32_t p1 = nic_rnn_ctx_p1(&c->ctx_model, codes, t, ch, y, x);
+                nic_binary_encode(&enc, cur[((size_t)ch * codes->h + y) * codes->w + x] > 0, p1);
+            }
+    nic_status st = nic_binary_encoder_finish(ctx, &enc, out, size);
+    nic_binary_encoder_free(&enc);
+    return st;
+}
+
+static void ctx_decode_layer(const nic_rnn_codec *c, const uint8_t *data, size_t size,
+                             nic_rnn_codes *codes, int t)
+{
+    nic_binary_decoder dec;
+    nic_binary_decoder_init(&dec, data, size);
+    int8_t *cur = nic_rnn_codes_at(codes, t);
+    for (int y = 0; y < codes->h; y++)
+        for (int x = 0; x < codes->w; x++)
+            for (int ch = 0; ch < codes->bits; ch++) {
+                const uint32_t p1 = nic_rnn_ctx_p1(&c->ctx_model, codes, t, ch, y, x);
+                cur[((size_t)ch * codes->h + y) * codes->w + x] =
+                    nic_binary_decode(&dec, p1) ? 1 : -1;
+            }
+}
+
+int nic_rnn_model_id(const nic_rnn_codec *c)
+{
+    return c->has_ctx ? NIC_MODEL_ID_RNN_CNN : NIC_MODEL_ID_RNN;
 }
 
 nic_status nic_rnn_encode(nic_context *ctx, nic_rnn_codec *c, const nic_image *img, int layers,
                           uint64_t max_bytes, uint32_t original_width, uint32_t original_height,
                           uint8_t **out, size_t *size, int *layers_out)
+{
+    return nic_rnn_encode_codes(ctx, c, img, layers, max_bytes, original_width, original_height,
+                                out, size, layers_out, NULL);
+}
+
+nic_status nic_rnn_encode_codes(nic_context *ctx, nic_rnn_codec *c, const nic_image *img,
+                                int layers, uint64_t max_bytes, uint32_t original_width,
+                                uint32_t original_height, uint8_t **out, size_t *size,
+                                int *layers_out, nic_rnn_codes *codes_out)
 {
     const nic_rnn_config *cfg = &c->model.cfg;
     *out = NULL;
@@ -177,32 +295,35 @@ nic_status nic_rnn_encode(nic_context *ctx, nic_rnn_codec *c, const nic_image *i
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "rnn: %d layers (this model codes 1..%d)",
                         layers, cfg->iterations);
     const size_t lb = nic_rnn_layer_bytes(c, img->width, img->height);
-    uint8_t *streams = calloc((size_t)layers, lb ? lb : 1);
-    if (!streams)
+    uint8_t *raw = calloc((size_t)layers, lb ? lb : 1);
+    uint8_t *data[NIC_RNN_MAX_ITERATIONS] = {NULL};  /* the streams as written */
+    uint8_t *coded[NIC_RNN_MAX_ITERATIONS] = {NULL}; /* rnn+cnn: the coder's buffers */
+    size_t sizes[NIC_RNN_MAX_ITERATIONS] = {0};
+    if (!raw)
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "rnn: out of memory");
+    for (int i = 0; i < layers; i++) {
+        data[i] = raw + (size_t)i * lb;
+        sizes[i] = lb;
+    }
     nic_container f;
     nic_status st = NIC_OK;
-    if (max_bytes) {
-        /* the most layers whose whole file fits (the sizes do not depend on the bits) */
+    size_t fsize = 0;
+    if (max_bytes && !c->has_ctx) {
+        /* raw layers: the sizes do not depend on the bits, code only what fits */
         for (; layers >= 1; layers--) {
-            uint8_t *tmp;
-            size_t tsize;
             container_of(c, img->width, img->height, img->channels, original_width,
-                         original_height, layers, streams, lb, &f);
-            st = nic_container_write(ctx, &f, &tmp, &tsize);
-            if (st != NIC_OK) {
-                free(streams);
-                return st;
-            }
-            free(tmp);
-            if (tsize <= max_bytes)
+                         original_height, layers, data, sizes, &f);
+            st = file_size(ctx, &f, &fsize);
+            if (st != NIC_OK || fsize <= max_bytes)
                 break;
         }
-        if (layers < 1) {
-            free(streams);
-            return NIC_FAIL(ctx, NIC_ERR_LIMIT,
-                            "rnn: one layer of a %ux%u picture needs more than %llu bytes",
-                            img->width, img->height, (unsigned long long)max_bytes);
+        if (st == NIC_OK && layers < 1)
+            st = NIC_FAIL(ctx, NIC_ERR_LIMIT,
+                          "rnn: one layer of a %ux%u picture needs more than %llu bytes",
+                          img->width, img->height, (unsigned long long)max_bytes);
+        if (st != NIC_OK) {
+            free(raw);
+            return st;
         }
     }
     const int ph = pad16(img->height), pw = pad16(img->width);
@@ -210,8 +331,10 @@ nic_status nic_rnn_encode(nic_context *ctx, nic_rnn_codec *c, const nic_image *i
     float *x = nn_alloc(n * sizeof(float)), *r = nn_alloc(n * sizeof(float));
     float *o = nn_alloc(n * sizeof(float));
     float *bits = nn_alloc(plane16 * cfg->bits * sizeof(float));
+    nic_rnn_codes codes = {layers, cfg->bits, ph / 16, pw / 16, NULL};
+    codes.v = malloc((size_t)layers * cfg->bits * plane16);
     nic_rnn_net *net = NULL;
-    if (!x || !r || !o || !bits) {
+    if (!x || !r || !o || !bits || !codes.v) {
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "rnn: out of memory for a %ux%u image", img->width,
                       img->height);
         goto done;
@@ -227,7 +350,10 @@ nic_status nic_rnn_encode(nic_context *ctx, nic_rnn_codec *c, const nic_image *i
         st = nic_rnn_net_encode(ctx, net, r, bits);
         if (st != NIC_OK)
             break;
-        pack_bits(bits, cfg->bits, plane16, streams + (size_t)t * lb, lb);
+        int8_t *cv = nic_rnn_codes_at(&codes, t);
+        for (size_t i = 0; i < plane16 * cfg->bits; i++)
+            cv[i] = bits[i] > 0 ? 1 : -1;
+        pack_bits(bits, cfg->bits, plane16, raw + (size_t)t * lb, lb);
         if (t == layers - 1)
             break;
         /* the decoder's view, for the next residual */
@@ -235,20 +361,45 @@ nic_status nic_rnn_encode(nic_context *ctx, nic_rnn_codec *c, const nic_image *i
         for (size_t i = 0; i < n; i++)
             r[i] = (cfg->oneshot ? x[i] - 0.5f : r[i]) - o[i];
     }
+    if (st == NIC_OK && c->has_ctx) {
+        for (int t = 0; t < layers && st == NIC_OK; t++) {
+            st = ctx_encode_layer(ctx, c, &codes, t, &coded[t], &sizes[t]);
+            data[t] = coded[t];
+        }
+        /* a budget: the most layers that fit */
+        for (; st == NIC_OK && max_bytes && layers >= 1; layers--) {
+            container_of(c, img->width, img->height, img->channels, original_width,
+                         original_height, layers, data, sizes, &f);
+            st = file_size(ctx, &f, &fsize);
+            if (st == NIC_OK && fsize <= max_bytes)
+                break;
+        }
+        if (st == NIC_OK && layers < 1)
+            st = NIC_FAIL(ctx, NIC_ERR_LIMIT,
+                          "rnn+cnn: one layer of a %ux%u picture needs more than %llu bytes",
+                          img->width, img->height, (unsigned long long)max_bytes);
+    }
     if (st == NIC_OK) {
         container_of(c, img->width, img->height, img->channels, original_width, original_height,
-                     layers, streams, lb, &f);
+                     layers, data, sizes, &f);
         st = nic_container_write(ctx, &f, out, size);
     }
     if (st == NIC_OK && layers_out)
         *layers_out = layers;
+    if (st == NIC_OK && codes_out) {
+        *codes_out = codes;
+        codes.v = NULL;
+    }
 done:
+    for (int i = 0; i < NIC_RNN_MAX_ITERATIONS; i++)
+        free(coded[i]);
     nic_rnn_net_destroy(net);
     nn_free(x);
     nn_free(r);
     nn_free(o);
     nn_free(bits);
-    free(streams);
+    free(codes.v);
+    free(raw);
     return st;
 }
 
@@ -290,19 +441,23 @@ nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_c
             declared[i] = (uint32_t)file->streams[i].size;
     }
     int present = 0;
+    /* raw layers have exactly lb bytes; coded ones at most about that (the coder
+     * spends at most a few bytes more than the raw bits even with a poor model) */
+    const size_t most = c->has_ctx ? 2 * lb + 64 : lb;
     for (int i = 0; i < total; i++) {
-        if (declared[i] != lb)
+        if ((c->has_ctx && declared[i] > most) || (!c->has_ctx && declared[i] != lb))
             return NIC_FAIL(ctx, NIC_ERR_FORMAT,
-                            "%s: layer %d declares %u bytes; a layer of a %ux%u picture has %zu",
-                            name, i + 1, declared[i], file->width, file->height, lb);
-        if (present == i && file->streams[i].size == lb)
+                            "%s: layer %d declares %u bytes; a layer of a %ux%u picture has %s%zu",
+                            name, i + 1, declared[i], file->width, file->height,
+                            c->has_ctx ? "at most " : "", most);
+        if (present == i && file->streams[i].size == declared[i])
             present++;
     }
     if (present == 0)
         return NIC_FAIL(ctx, NIC_ERR_FORMAT,
-                        "%s: truncated: not even the first layer is complete (%zu of its %zu "
+                        "%s: truncated: not even the first layer is complete (%zu of its %u "
                         "bytes are there)",
-                        name, file->streams[0].size, lb);
+                        name, file->streams[0].size, declared[0]);
     const int K = max_layers > 0 && max_layers < present ? max_layers : present;
     if (info) {
         info->layers_total = total;
@@ -316,11 +471,17 @@ nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_c
     float *bits = nn_alloc(plane16 * cfg->bits * sizeof(float));
     nic_rnn_net *net = NULL;
     nic_status st = NIC_OK;
-    if (!acc || !o || !bits) {
+    nic_rnn_codes codes = {K, cfg->bits, ph / 16, pw / 16, NULL};
+    if (c->has_ctx)
+        codes.v = malloc((size_t)K * cfg->bits * plane16);
+    if (!acc || !o || !bits || (c->has_ctx && !codes.v)) {
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "%s: out of memory for %ux%u", name, file->width,
                       file->height);
         goto done;
     }
+    /* rnn+cnn: the codes first (integer context model, arithmetic decoder) */
+    for (int t = 0; t < K && c->has_ctx; t++)
+        ctx_decode_layer(c, file->streams[t].data, file->streams[t].size, &codes, t);
     /* the deterministic kernels: the same pixels for any thread count and build */
     st = nic_rnn_net_create(ctx, NULL, &c->model, 1, ph, pw, 1, 0,
                             NN_CONV_REFERENCE | NIC_RNN_NET_DECODER_ONLY, &net);
@@ -331,7 +492,13 @@ nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_c
         acc[i] = 0.5f;
     st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
     for (int t = 0; t < K && st == NIC_OK; t++) {
-        unpack_bits(file->streams[t].data, cfg->bits, plane16, bits);
+        if (c->has_ctx) {
+            const int8_t *cv = nic_rnn_codes_at(&codes, t);
+            for (size_t i = 0; i < plane16 * cfg->bits; i++)
+                bits[i] = cv[i];
+        } else {
+            unpack_bits(file->streams[t].data, cfg->bits, plane16, bits);
+        }
         st = nic_rnn_net_decode(ctx, net, bits, o);
         for (size_t i = 0; st == NIC_OK && i < n; i++)
             acc[i] = (cfg->oneshot ? 0.5f : acc[i]) + o[i];
@@ -345,6 +512,7 @@ done:
     nn_free(acc);
     nn_free(o);
     nn_free(bits);
+    free(codes.v);
     if (st != NIC_OK)
         nic_image_free(out);
     return st;

@@ -18,24 +18,36 @@
 #define NIC_CODEC_RNN_CODEC_H
 
 #include "models/rnn.h"
+#include "models/rnn_ctx.h"
 #include "nn/conv.h"
 
 #define NIC_MODEL_ID_RNN 2
+#define NIC_MODEL_ID_RNN_CNN 3 /* rnn+cnn: the same layers, coded with the context model */
 
 typedef struct nic_rnn_codec {
     nic_rnn_model model;
     uint32_t weights_hash;
     nn_engine *eng; /* fast kernels for the encoder (may be NULL) */
+    nic_rnn_ctx_model ctx_model; /* rnn+cnn */
+    int has_ctx;
     char path[512];
 } nic_rnn_codec;
+
+/* NIC_MODEL_ID_RNN, or NIC_MODEL_ID_RNN_CNN for a model with a context model. */
+int nic_rnn_model_id(const nic_rnn_codec *c);
 
 /* Weights + metadata (model "rnn", iterations, reconstruction). */
 nic_status nic_rnn_export(nic_context *ctx, const nic_rnn_model *m, const char *path,
                           const char *description);
+/* The rnn+cnn model file: the rnn weights and the integer context model
+ * (ctx.weights, ctx.p1). */
+nic_status nic_rnn_cnn_export(nic_context *ctx, const nic_rnn_model *m,
+                              const nic_rnn_ctx_model *cm, const char *path,
+                              const char *description);
 nic_status nic_rnn_codec_load(nic_context *ctx, const char *path, nic_rnn_codec **out);
 void nic_rnn_codec_free(nic_rnn_codec *c);
 
-/* Bytes of one layer of a width x height picture. */
+/* Bytes of one raw layer of a width x height picture. */
 size_t nic_rnn_layer_bytes(const nic_rnn_codec *c, uint32_t width, uint32_t height);
 
 /* Encodes `layers` iterations (1..model iterations) of img into a complete
@@ -45,6 +57,12 @@ size_t nic_rnn_layer_bytes(const nic_rnn_codec *c, uint32_t width, uint32_t heig
 nic_status nic_rnn_encode(nic_context *ctx, nic_rnn_codec *c, const nic_image *img, int layers,
                           uint64_t max_bytes, uint32_t original_width, uint32_t original_height,
                           uint8_t **out, size_t *size, int *layers_out);
+/* The same; codes (may be NULL) receives the binary codes of every layer coded
+ * (free codes->v with free()): the training data of the context model. */
+nic_status nic_rnn_encode_codes(nic_context *ctx, nic_rnn_codec *c, const nic_image *img,
+                                int layers, uint64_t max_bytes, uint32_t original_width,
+                                uint32_t original_height, uint8_t **out, size_t *size,
+                                int *layers_out, nic_rnn_codes *codes);
 
 typedef struct nic_rnn_decode_info {
     int layers_total;    /* layers the file declares */
@@ -71,7 +89,9 @@ nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_c
                                  int max_layers, nic_rnn_layer_fn fn, void *user, nic_image *out,
                                  nic_rnn_decode_info *info);
 
-/* The context's rnn codec, loaded on first use from the model search path. */
+/* The context's rnn codec (rnn.safetensors) or rnn+cnn codec
+ * (rnn+cnn.safetensors), loaded on first use from the model search path. */
 nic_status nic_codec_get_rnn(nic_context *ctx, nic_rnn_codec **out);
+nic_status nic_codec_get_rnn_cnn(nic_context *ctx, nic_rnn_codec **out);
 
 #endif
