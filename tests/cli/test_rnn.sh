@@ -58,6 +58,15 @@ checks=$((checks + 1)); [ "$(size_of "$T/b.nic")" -le $((header + 2 * layer + 10
 OMP_NUM_THREADS=1 "$NIC" decode --quiet "$T/a.nic" "$T/d1.png"
 OMP_NUM_THREADS=2 "$NIC" decode --quiet "$T/a.nic" "$T/d2.png"
 checks=$((checks + 1)); cmp -s "$T/d1.png" "$T/d2.png" || fail "decoding depends on the thread count"
+# rnn+cnn: a context model fitted to the tiny model's codes; the same pictures, fewer bytes
+expect 0 "$NIC" train --model rnn+cnn --init "$T/models/rnn.safetensors" --out "$T/cnn" --codes 6 \
+    --crop 64 --steps 2 --data $DATA --val $DATA --val-count 2 --export "$T/models/rnn+cnn.safetensors"
+has "$T/out" "epoch 2/2";  has "$T/out" "bits per code"
+expect 0 "$NIC" encode --model rnn+cnn --layers 3 "$IMG" "$T/c.nic";  has "$T/err" "layers 3"
+expect 0 "$NIC" info "$T/c.nic";                has "$T/out" "model           id 3"
+expect 0 "$NIC" decode "$T/c.nic" "$T/c.png";   has "$T/err" "3 of 3 layers"
+checks=$((checks + 1)); cmp -s "$T/c.png" "$T/a.png" || fail "rnn+cnn decodes to other pixels than rnn"
+checks=$((checks + 1)); [ "$(size_of "$T/c.nic")" -lt "$full" ] || fail "rnn+cnn is not smaller than rnn"
 # errors
 expect 2 "$NIC" decode --layers 0 "$T/a.nic" "$T/x.png";    has "$T/err" "--layers"
 expect 2 "$NIC" encode --model rnn --layers 40 "$IMG" "$T/x.nic";  has "$T/err" "--layers"

@@ -3,7 +3,8 @@
  * boundary decodes exactly the layers it holds, a cut at any byte decodes the
  * complete layers or fails cleanly, garbage and damaged files, byte budgets,
  * --layers, deterministic decoding across thread counts. Structure is
- * checked with a small random model; that quality rises with every layer is
+ * checked with a small random model (and rnn+cnn with a context model fitted
+ * to a few pictures' codes); that quality rises with every layer is
  * checked with the shipped model (models/rnn.safetensors) on a Kodak crop
  * when both are there.
  */
@@ -246,6 +247,110 @@ static void test_structure(nic_context *ctx)
     free(buf);
 }
 
+/* rnn+cnn: a context model fitted to the codes of a few pictures, exported
+ * beside the rnn model; the same pictures as rnn, from fewer bytes, and the
+ * same prefix and cut behaviour with layers of varying sizes. */
+static void test_rnn_cnn(nic_context *ctx, const char *dir)
+{
+    nic_rnn_codec *c = NULL;
+    CHECK_STATUS(nic_codec_get_rnn(ctx, &c), NIC_OK);
+    if (!c)
+        return;
+    const int L = c->model.cfg.iterations;
+    nic_image img[3];
+    nic_rnn_codes codes[3];
+    for (int i = 0; i < 3; i++) {
+        make_image(&img[i], 96, 64, 3, 10 + i);
+        uint8_t *b = NULL;
+        size_t sz = 0;
+        CHECK_STATUS(nic_rnn_encode_codes(ctx, c, &img[i], L, 0, 0, 0, &b, &sz, NULL, &codes[i]),
+                     NIC_OK);
+        CHECK(codes[i].iterations == L && codes[i].h == 4 && codes[i].w == 6);
+        free(b);
+    }
+    nic_rnn_ctx_model cm;
+    CHECK_STATUS(nic_rnn_ctx_create(ctx, c->model.cfg.bits, L, &cm), NIC_OK);
+    CHECK_NEAR(nic_rnn_ctx_evaluate(&cm, codes, 3, NULL), 1.0, 1e-3); /* p = 1/2 at first */
+    nn_rng rng;
+    nn_rng_seed(&rng, 2);
+    double before = nic_rnn_ctx_train_epoch(&cm, codes, 3, 0.05f, &rng, NULL), after = before;
+    for (int e = 0; e < 20; e++)
+        after = nic_rnn_ctx_train_epoch(&cm, codes, 3, 0.05f, &rng, NULL);
+    CHECK_MSG(after < 0.9 * before, "context model: %.3f -> %.3f bits per code", before, after);
+    char path[8400];
+    snprintf(path, sizeof(path), "%s/rnn+cnn.safetensors", dir);
+    CHECK_STATUS(nic_rnn_cnn_export(ctx, &c->model, &cm, path, "test"), NIC_OK);
+    nic_rnn_ctx_free(&cm);
+
+    nic_encode_options opt;
+    nic_encode_options_init(&opt);
+    opt.layers = L;
+    uint8_t *raw = NULL, *coded = NULL;
+    size_t raw_size = 0, coded_size = 0;
+    opt.model = "rnn";
+    CHECK_STATUS(nic_encode(ctx, &img[0], &opt, &raw, &raw_size, NULL), NIC_OK);
+    opt.model = "rnn+cnn";
+    CHECK_STATUS(nic_encode(ctx, &img[0], &opt, &coded, &coded_size, NULL), NIC_OK);
+    CHECK_MSG(coded_size < raw_size, "rnn+cnn %zu bytes, rnn %zu", coded_size, raw_size);
+    nic_container f;
+    CHECK_STATUS(nic_container_parse(ctx, coded, coded_size, "c.nic", 0, &f), NIC_OK);
+    CHECK(f.model_id == NIC_MODEL_ID_RNN_CNN && f.stream_count == (uint32_t)L);
+    nic_image a, b;
+    nic_decode_result dr;
+    CHECK_STATUS(decode_prefix(ctx, raw, raw_size, 0, &a, &dr), NIC_OK);
+    CHECK_STATUS(decode_prefix(ctx, coded, coded_size, 0, &b, &dr), NIC_OK);
+    CHECK_MSG(a.data && b.data && memcmp(a.data, b.data, 96 * 64 * 3) == 0,
+              "rnn+cnn decodes to other pixels than rnn");
+    nic_image_free(&a);
+    nic_image_free(&b);
+    /* prefixes ending on a layer, and cuts at every byte */
+    for (size_t len = 0; len < coded_size; len++) {
+        int want = 0;
+        while (want < L && f.streams[want].offset + f.streams[want].size <= len)
+            want++;
+        nic_status st = decode_prefix(ctx, coded, len, 0, &b, &dr);
+        if (want == 0) {
+            CHECK_MSG(st != NIC_OK, "cut at %zu decoded", len);
+        } else {
+            CHECK_MSG(st == NIC_OK && dr.layers_decoded == want, "cut at %zu: status %d, %d "
+                      "layers, expected %d", len, st, dr.layers_decoded, want);
+            if (st == NIC_OK && len == f.streams[want - 1].offset + f.streams[want - 1].size) {
+                nic_image k;
+                CHECK_STATUS(decode_prefix(ctx, raw, raw_size, want, &k, &dr), NIC_OK);
+                CHECK_MSG(k.data && memcmp(k.data, b.data, 96 * 64 * 3) == 0,
+                          "%d-layer prefix differs from rnn's %d layers", want, want);
+                nic_image_free(&k);
+            }
+        }
+        nic_image_free(&b);
+    }
+    /* garbage in the coded layers: a CRC error when whole, a picture when cut */
+    uint8_t *bad = malloc(coded_size);
+    for (int trial = 0; trial < 100; trial++) {
+        memcpy(bad, coded, coded_size);
+        size_t at = f.header_size + nn_rng_below(&rng, coded_size - f.header_size - 4);
+        bad[at] ^= (uint8_t)(1 + nn_rng_below(&rng, 255));
+        CHECK_STATUS(decode_prefix(ctx, bad, coded_size, 0, &b, &dr), NIC_ERR_CORRUPT);
+        nic_status st = decode_prefix(ctx, bad, coded_size - 4, 0, &b, &dr);
+        CHECK(st == NIC_OK || st == NIC_ERR_FORMAT);
+        nic_image_free(&b);
+    }
+    free(bad);
+    /* a fresh context finds the rnn+cnn model by its name */
+    nic_context *ctx2 = nic_context_create();
+    nic_context_set_model_dir(ctx2, dir);
+    nic_rnn_codec *c2 = NULL;
+    CHECK_STATUS(nic_codec_get_rnn_cnn(ctx2, &c2), NIC_OK);
+    CHECK(c2 && c2->has_ctx && nic_rnn_model_id(c2) == NIC_MODEL_ID_RNN_CNN);
+    nic_context_destroy(ctx2);
+    free(raw);
+    free(coded);
+    for (int i = 0; i < 3; i++) {
+        free(codes[i].v);
+        nic_image_free(&img[i]);
+    }
+}
+
 /* With the shipped model: PSNR rises with every layer on a natural picture. */
 static void test_quality_rises(const char *fixtures)
 {
@@ -338,6 +443,7 @@ int main(int argc, char **argv)
     CHECK_STATUS(nic_context_set_model_dir(ctx, dir), NIC_OK);
     nic_rnn_model_free(&m);
     test_structure(ctx);
+    test_rnn_cnn(ctx, dir);
     nic_context_destroy(ctx);
     test_quality_rises(test_fixtures_dir(argc, argv));
     return test_finish("test_codec_rnn");
