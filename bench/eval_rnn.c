@@ -13,6 +13,8 @@
  * libjpeg-turbo quality (optimized Huffman tables, 4:2:0) whose file fits in
  * the K-layer file's bytes; images where even quality 1 does not fit are
  * counted apart. Also prints the decode time per layer of the first image.
+ * With an rnn+cnn model holding the same rnn weights, its file sizes too (the
+ * pictures are the same) and the bytes it saves per layer.
  */
 #include <math.h>
 #include <stdio.h>
@@ -121,6 +123,21 @@ int main(int argc, char **argv)
         return 1;
     }
     const int T = c->model.cfg.iterations;
+    /* rnn+cnn when its model is there and holds the same rnn weights (same pictures) */
+    nic_rnn_codec *cc = NULL;
+    if (nic_codec_get_rnn_cnn(ctx, &cc) != NIC_OK) {
+        nic_context_clear_error(ctx);
+        cc = NULL;
+    } else if (cc->model.params.total != c->model.params.total ||
+               memcmp(cc->model.params.data, c->model.params.data,
+                      c->model.params.total * sizeof(float)) != 0 ||
+               cc->model.cfg.iterations != T) {
+        fprintf(stderr, "eval_rnn: %s holds other rnn weights than %s: no rnn+cnn rows\n",
+                cc->path, c->path);
+        cc = NULL;
+    }
+    acc cnn[NIC_RNN_MAX_ITERATIONS + 1] = {{0}};
+    double layer_raw[NIC_RNN_MAX_ITERATIONS + 1] = {0}, layer_cnn[NIC_RNN_MAX_ITERATIONS + 1] = {0};
     acc rnn[NIC_RNN_MAX_ITERATIONS + 1] = {{0}}, jpg[NIC_RNN_MAX_ITERATIONS + 1] = {{0}};
 
     double decode_per_layer = 0;
@@ -189,6 +206,36 @@ int main(int argc, char **argv)
                             jbpp * img.width * img.height / 8, jbpp, jq.psnr_rgb, jq.ms_ssim);
             }
         }
+        if (cc) {
+            uint8_t *cb = NULL;
+            size_t cs = 0;
+            nic_container cf;
+            if (nic_rnn_encode(ctx, cc, &img, T, 0, 0, 0, &cb, &cs, NULL) != NIC_OK ||
+                nic_container_parse(ctx, cb, cs, "cnn", 0, &cf) != NIC_OK) {
+                fprintf(stderr, "eval_rnn: %s\n", nic_context_error(ctx));
+                return 1;
+            }
+            for (int k = 1; k <= T; k++) {
+                nic_container fk = cf;
+                fk.stream_count = (uint32_t)k;
+                uint8_t *kb;
+                size_t ks;
+                if (nic_container_write(ctx, &fk, &kb, &ks) != NIC_OK)
+                    return 1;
+                free(kb);
+                double bpp = nic_bits_per_pixel(ks, img.width, img.height);
+                cnn[k].bpp += bpp;
+                cnn[k].psnr += e.q[k].psnr_rgb; /* the same pictures */
+                cnn[k].msssim += e.q[k].ms_ssim;
+                cnn[k].n++;
+                layer_raw[k] += (double)f.streams[k - 1].size;
+                layer_cnn[k] += (double)cf.streams[k - 1].size;
+                if (csv)
+                    fprintf(csv, "kodim%02d,rnn+cnn,%d,%zu,%.5f,%.4f,%.5f\n", i, k, ks, bpp,
+                            e.q[k].psnr_rgb, e.q[k].ms_ssim);
+            }
+            free(cb);
+        }
         fprintf(stderr, "kodim%02d: %d layers, %zu bytes, %.2f dB after 1, %.2f after %d (%.1f s)\n",
                 i, T, size, e.q[1].psnr_rgb, e.q[T].psnr_rgb, T, dt);
         free(buf);
@@ -206,6 +253,15 @@ int main(int argc, char **argv)
                    jpg[k].psnr / jpg[k].n, jpg[k].msssim / jpg[k].n);
         else
             printf("0 of %d | - | - | - |\n", images);
+    }
+    if (cc) {
+        printf("\nrnn+cnn (%s): the same pictures from fewer bytes\n\n", cc->path);
+        printf("| layers | rnn+cnn bpp | PSNR (dB) | MS-SSIM | bytes saved (file) | this layer's "
+               "bytes saved |\n|---|---|---|---|---|---|\n");
+        for (int k = 1; k <= T; k++)
+            printf("| %d | %.4f | %.2f | %.4f | %.1f %% | %.1f %% |\n", k, cnn[k].bpp / cnn[k].n,
+                   cnn[k].psnr / cnn[k].n, cnn[k].msssim / cnn[k].n,
+                   100 * (1 - cnn[k].bpp / rnn[k].bpp), 100 * (1 - layer_cnn[k] / layer_raw[k]));
     }
     printf("\nnic decode time per layer, kodim01 (%ux%u): %.2f s\n", 768u, 512u,
            decode_per_layer);
