@@ -20,6 +20,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char model_dir[64];
 
+static void remove_models(void)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/rnn.safetensors", model_dir);
+    remove(path);
+    snprintf(path, sizeof(path), "%s/rnn+cnn.safetensors", model_dir);
+    remove(path);
+    rmdir(model_dir);
+}
+
 static int make_models(void)
 {
     snprintf(model_dir, sizeof(model_dir), "/tmp/nic-fuzz-rnn-%d", (int)getpid());
@@ -27,6 +37,7 @@ static int make_models(void)
     snprintf(cmd, sizeof(cmd), "mkdir -p %s", model_dir);
     if (system(cmd) != 0)
         return 0;
+    atexit(remove_models);
     nic_context *ctx = nic_context_create();
     nic_rnn_config cfg;
     nic_rnn_config_default(&cfg);
