@@ -354,30 +354,31 @@ nic_status nic_rnn_encode_codes(nic_context *ctx, nic_rnn_codec *c, const nic_im
         for (size_t i = 0; i < plane16 * cfg->bits; i++)
             cv[i] = bits[i] > 0 ? 1 : -1;
         pack_bits(bits, cfg->bits, plane16, raw + (size_t)t * lb, lb);
-        if (t == layers - 1)
+        if (c->has_ctx) {
+            st = ctx_encode_layer(ctx, c, &codes, t, &coded[t], &sizes[t]);
+            data[t] = coded[t];
+            if (st == NIC_OK && max_bytes) {
+                /* coded layers vary in size: stop at the first that does not fit */
+                container_of(c, img->width, img->height, img->channels, original_width,
+                             original_height, t + 1, data, sizes, &f);
+                st = file_size(ctx, &f, &fsize);
+                if (st == NIC_OK && fsize > max_bytes) {
+                    if (t == 0)
+                        st = NIC_FAIL(ctx, NIC_ERR_LIMIT,
+                                      "rnn+cnn: one layer of a %ux%u picture needs more than "
+                                      "%llu bytes",
+                                      img->width, img->height, (unsigned long long)max_bytes);
+                    layers = codes.iterations = t;
+                    break;
+                }
+            }
+        }
+        if (st != NIC_OK || t == layers - 1)
             break;
         /* the decoder's view, for the next residual */
         st = nic_rnn_net_decode(ctx, net, bits, o);
         for (size_t i = 0; i < n; i++)
             r[i] = (cfg->oneshot ? x[i] - 0.5f : r[i]) - o[i];
-    }
-    if (st == NIC_OK && c->has_ctx) {
-        for (int t = 0; t < layers && st == NIC_OK; t++) {
-            st = ctx_encode_layer(ctx, c, &codes, t, &coded[t], &sizes[t]);
-            data[t] = coded[t];
-        }
-        /* a budget: the most layers that fit */
-        for (; st == NIC_OK && max_bytes && layers >= 1; layers--) {
-            container_of(c, img->width, img->height, img->channels, original_width,
-                         original_height, layers, data, sizes, &f);
-            st = file_size(ctx, &f, &fsize);
-            if (st == NIC_OK && fsize <= max_bytes)
-                break;
-        }
-        if (st == NIC_OK && layers < 1)
-            st = NIC_FAIL(ctx, NIC_ERR_LIMIT,
-                          "rnn+cnn: one layer of a %ux%u picture needs more than %llu bytes",
-                          img->width, img->height, (unsigned long long)max_bytes);
     }
     if (st == NIC_OK) {
         container_of(c, img->width, img->height, img->channels, original_width, original_height,
