@@ -29,12 +29,15 @@
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
+#ifdef NIC_HAVE_CUDA
+#include "cuda/hyper_cuda.h"
+#endif
 
 #define DEFAULT_DATA "../shared/data/bsds500/train:../shared/data/bsds500/test"
 #define DEFAULT_VAL "../shared/data/bsds500/val"
 
 typedef struct train_options {
-    const char *model, *data, *val, *out, *init, *export_path;
+    const char *model, *data, *val, *out, *init, *export_path, *device;
     long steps, batch, crop, seed, log_every, ckpt_every, val_every, val_count, warmup;
     double lr, lr_min, clip, time_limit_min;
     long n, m, nz;
@@ -67,6 +70,8 @@ void help_train(FILE *out)
             "  --out <dir> .......... run folder (default=runs/<model>)\n"
             "  --export <file> ...... write the run's current model (weights + entropy\n"
             "                         tables, what models/ ships) to file and exit\n"
+            "  --device <cpu|cuda> .. where to train (default=cpu); cuda needs a build with\n"
+            "                         the CUDA backend (make cuda); checkpoints are the same\n"
             "  --init <file> ........ start a new run from these weights (e.g. a shipped\n"
             "                         model) instead of random ones\n"
             "  --steps <int> ........ total optimizer steps (default=100000)\n"
@@ -99,6 +104,7 @@ static int parse_options(int argc, char **argv, train_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->model = "hyper";
+    o->device = "cpu";
     o->data = DEFAULT_DATA;
     o->val = DEFAULT_VAL;
     o->steps = 100000;
@@ -151,6 +157,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         STR_OPT("--out", out)
         STR_OPT("--init", init)
         STR_OPT("--export", export_path)
+        STR_OPT("--device", device)
         INT_OPT("--steps", steps, 1, 100000000)
         INT_OPT("--batch", batch, 1, 1024)
         INT_OPT("--crop", crop, 64, 4096)
@@ -180,6 +187,13 @@ static int parse_options(int argc, char **argv, train_options *o)
         return cli_usage_error("train", "unknown model '%s' (available: hyper)", o->model);
     if (o->crop % 64 != 0)
         return cli_usage_error("train", "--crop must be a multiple of 64");
+    if (strcmp(o->device, "cpu") != 0 && strcmp(o->device, "cuda") != 0)
+        return cli_usage_error("train", "--device must be cpu or cuda");
+#ifndef NIC_HAVE_CUDA
+    if (strcmp(o->device, "cuda") == 0)
+        return cli_usage_error("train", "this nic was built without the CUDA backend "
+                                        "(build with `make cuda`, see docs/TRAINING.md)");
+#endif
     return NIC_EXIT_OK;
 }
 
@@ -211,11 +225,143 @@ static int file_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+/* Where the steps run: the CPU trainer, or the CUDA one (the host model stays
+ * the master copy for checkpoints; pull/push move the state across). */
+typedef struct backend {
+    nic_hyper_trainer *cpu;
+#ifdef NIC_HAVE_CUDA
+    nn_cuda *dev;
+    nic_hyper_cuda *gpu;
+#endif
+} backend;
+
+static nic_status be_step(nic_context *ctx, backend *be, nic_hyper_model *m, const float *x,
+                          const float *t_rate, nn_rng *rng, int train, nic_hyper_stats *s)
+{
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu) {
+        if (train)
+            NIC_TRY(nn_cuda_zero_grad(ctx, be->dev, nic_hyper_cuda_params(be->gpu)));
+        return nic_hyper_cuda_train_step(ctx, be->gpu, x, t_rate, rng, train, s);
+    }
+#endif
+    if (train)
+        nn_params_zero_grad(&m->params);
+    return nic_hyper_train_step(ctx, be->cpu, x, t_rate, rng, train, s);
+}
+
+/* One sum of the whole gradient arena over all processes (through the host for the GPU). */
+static nic_status be_sum_grads(nic_context *ctx, const cli_dist *dist, backend *be,
+                               nic_hyper_model *m)
+{
+    if (dist->size < 2)
+        return NIC_OK;
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu)
+        NIC_TRY(nn_cuda_grads_download(ctx, be->dev, nic_hyper_cuda_params(be->gpu), &m->params));
+#endif
+    cli_dist_sum_floats(dist, m->params.grad, m->params.total);
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu)
+        NIC_TRY(nn_cuda_grads_upload(ctx, be->dev, nic_hyper_cuda_params(be->gpu), &m->params));
+#endif
+    return NIC_OK;
+}
+
+static nic_status be_update(nic_context *ctx, backend *be, nic_hyper_model *m, nn_adam *opt,
+                            float lr, double clip, double *norm)
+{
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu) {
+        nn_cuda_params *p = nic_hyper_cuda_params(be->gpu);
+        NIC_TRY(nn_cuda_grad_clip(ctx, be->dev, p, clip, norm));
+        return nn_cuda_adam_step(ctx, be->dev, opt, p, lr);
+    }
+#endif
+    *norm = clip > 0 ? nn_grad_clip(&m->params, -1, clip) : nn_grad_norm(&m->params, -1);
+    nn_adam_step(opt, &m->params, lr);
+    return NIC_OK;
+}
+
+/* Device state -> host model (before checkpoints), and back. */
+static nic_status be_pull(nic_context *ctx, backend *be, nic_hyper_model *m)
+{
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu)
+        return nn_cuda_params_download(ctx, be->dev, nic_hyper_cuda_params(be->gpu), &m->params);
+#endif
+    (void)ctx, (void)be, (void)m;
+    return NIC_OK;
+}
+
+static nic_status be_push(nic_context *ctx, backend *be)
+{
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu)
+        return nn_cuda_params_upload(ctx, be->dev, nic_hyper_cuda_params(be->gpu));
+#endif
+    (void)ctx, (void)be;
+    return NIC_OK;
+}
+
+/* GPU of this process: the node-local rank under a launcher, else 0. */
+#ifdef NIC_HAVE_CUDA
+static int local_gpu(int count)
+{
+    static const char *vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        if (getenv(vars[i]))
+            return count > 0 ? atoi(getenv(vars[i])) % count : 0;
+    return 0;
+}
+#endif
+
+static nic_status be_create(nic_context *ctx, backend *be, const train_options *o,
+                            nic_hyper_model *m, nn_engine *eng, int first, int count)
+{
+    memset(be, 0, sizeof(*be));
+#ifdef NIC_HAVE_CUDA
+    if (strcmp(o->device, "cuda") == 0) {
+        int n = nn_cuda_device_count();
+        if (n == 0)
+            return nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "--device cuda: %s",
+                            nn_cuda_unavailable_reason());
+        NIC_TRY(nn_cuda_create(ctx, local_gpu(n), &be->dev));
+        NIC_TRY(nic_hyper_cuda_create(ctx, be->dev, m, count, (int)o->crop, &be->gpu));
+        return nic_hyper_cuda_set_shard(ctx, be->gpu, first, (int)o->batch);
+    }
+#endif
+    NIC_TRY(nic_hyper_trainer_create(ctx, eng, m, count, (int)o->crop, 0, &be->cpu));
+    return nic_hyper_trainer_set_shard(ctx, be->cpu, first, (int)o->batch);
+}
+
+static void be_destroy(backend *be)
+{
+    nic_hyper_trainer_destroy(be->cpu);
+#ifdef NIC_HAVE_CUDA
+    nic_hyper_cuda_destroy(be->gpu);
+    nn_cuda_destroy(be->dev);
+#endif
+    memset(be, 0, sizeof(*be));
+}
+
+static const char *be_describe(const backend *be, const nn_engine *eng, char *buf, size_t cap)
+{
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu) {
+        snprintf(buf, cap, "cuDNN on %s", nn_cuda_name(be->dev));
+        return buf;
+    }
+#endif
+    snprintf(buf, cap, "%s", nn_engine_has_dnnl(eng) ? "oneDNN" : "reference");
+    return buf;
+}
+
 /* Mean bpp / PSNR on fixed validation crops at three rates (rounding, like the
  * coder). Each process evaluates its shard of every validation batch; rank 0
  * prints and writes the sums. */
-static nic_status validate(nic_context *ctx, const cli_dist *dist, nic_hyper_trainer *tr,
-                           const nic_image_set *val, const train_options *o, int first,
+static nic_status validate(nic_context *ctx, const cli_dist *dist, backend *be,
+                           nic_hyper_model *m, const nic_image_set *val, const train_options *o, int first,
                            int count, float *batch, FILE *csv, int64_t step)
 {
     if (!val->count || o->val_count == 0)
@@ -239,7 +385,7 @@ static nic_status validate(nic_context *ctx, const cli_dist *dist, nic_hyper_tra
                 st = nic_image_set_sample_range(ctx, val, &vr, &crop, (int)o->batch, first,
                                                 count, batch);
             if (st == NIC_OK)
-                st = nic_hyper_train_step(ctx, tr, batch, t_rate, NULL, 0, &s);
+                st = be_step(ctx, be, m, batch, t_rate, NULL, 0, &s);
             sums[0] += s.bpp;
             sums[1] += s.mse;
             done++;
@@ -329,7 +475,8 @@ int cmd_train(int argc, char **argv)
     nn_engine *eng = NULL;
     nic_hyper_model model;
     memset(&model, 0, sizeof(model));
-    nic_hyper_trainer *tr = NULL;
+    backend be;
+    memset(&be, 0, sizeof(be));
     nic_image_set data, val;
     nic_image_set_init(&data);
     nic_image_set_init(&val);
@@ -437,9 +584,7 @@ int cmd_train(int argc, char **argv)
     if (st == NIC_OK)
         st = nn_engine_create(ctx, &eng);
     if (st == NIC_OK)
-        st = nic_hyper_trainer_create(ctx, eng, &model, shard_count, (int)o.crop, 0, &tr);
-    if (st == NIC_OK)
-        st = nic_hyper_trainer_set_shard(ctx, tr, shard_first, (int)o.batch);
+        st = be_create(ctx, &be, &o, &model, eng, shard_first, shard_count);
     if (st == NIC_OK) {
         batch = malloc(sizeof(float) * shard_count * 3 * o.crop * o.crop);
         t_rate = malloc(sizeof(float) * o.batch);
@@ -462,10 +607,11 @@ int cmd_train(int argc, char **argv)
             fprintf(tcsv, "step,loss,bpp,bpp_z,psnr,grad_norm,lr,seconds\n");
         if (ftell(vcsv) == 0)
             fprintf(vcsv, "step,t,bpp,psnr\n");
+        char where[512];
         printf("model hyper: N=%ld M=%ld NZ=%ld, %zu parameters; %zu training images (%.1f MP); "
                "batch %ld x %ldx%ld; %s convolutions\n",
                o.n, o.m, o.nz, model.params.total, data.count, data.pixels / 1e6, o.batch, o.crop,
-               o.crop, nn_engine_has_dnnl(eng) ? "oneDNN" : "reference");
+               o.crop, be_describe(&be, eng, where, sizeof(where)));
         if (dist.size > 1)
             printf("data-parallel: %d processes, %d to %d crops each\n", dist.size,
                    (int)(o.batch / dist.size), (int)((o.batch + dist.size - 1) / dist.size));
@@ -498,12 +644,15 @@ int cmd_train(int argc, char **argv)
         for (long b = 0; b < o.batch; b++)
             t_rate[b] = nn_rng_uniform(&rng);
         nic_hyper_stats s = {0};
-        if (st == NIC_OK) {
-            nn_params_zero_grad(&model.params);
-            st = nic_hyper_train_step(ctx, tr, batch, t_rate + shard_first, &rng, 1, &s);
-        }
+        if (st == NIC_OK)
+            st = be_step(ctx, &be, &model, batch, t_rate + shard_first, &rng, 1, &s);
         /* One sum over the whole gradient arena; then the shards' loss terms. */
-        cli_dist_sum_floats(&dist, model.params.grad, model.params.total);
+        if (dist.size > 1) {
+            int failed = st != NIC_OK;
+            nic_status sum_st = be_sum_grads(ctx, &dist, &be, &model);
+            if (!failed)
+                st = sum_st;
+        }
         double red[5] = {s.loss, s.bpp, s.bpp_z, s.mse, st != NIC_OK};
         cli_dist_sum_doubles(&dist, red, 5);
         if (red[4] > 0) {
@@ -521,10 +670,15 @@ int cmd_train(int argc, char **argv)
                           "last checkpoint with a lower --lr", (long long)opt.step);
             break;
         }
-        double norm = o.clip > 0 ? nn_grad_clip(&model.params, -1, o.clip)
-                                 : nn_grad_norm(&model.params, -1);
+        double norm = 0;
         float lr = nn_lr_at(&sched, opt.step);
-        nn_adam_step(&opt, &model.params, lr);
+        st = be_update(ctx, &be, &model, &opt, lr, o.clip, &norm);
+        if (cli_dist_any(&dist, st != NIC_OK)) {
+            if (st == NIC_OK)
+                st = nic_fail(ctx, NIC_ERR_INTERNAL, "another process failed at step %lld",
+                              (long long)opt.step);
+            break;
+        }
         acc_loss += s.loss;
         acc_bpp += s.bpp;
         acc_bpp_z += s.bpp_z;
@@ -557,15 +711,18 @@ int cmd_train(int argc, char **argv)
         if (opt.step % o.ckpt_every == 0) {
             /* Ranks hold the same state (identical sums, identical updates);
              * rank 0's copy is shared anyway so nothing can drift. */
+            st = be_pull(ctx, &be, &model);
             share_state(&dist, &model.params, &opt, &rng);
-            if (root)
+            if (st == NIC_OK && dist.size > 1)
+                st = be_push(ctx, &be);
+            if (st == NIC_OK && root)
                 st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
             if (cli_dist_any(&dist, st != NIC_OK))
                 break;
         }
         if (opt.step % o.val_every == 0) {
-            st = validate(ctx, &dist, tr, &val, &o, shard_first, shard_count, batch, vcsv,
-                          opt.step);
+            st = validate(ctx, &dist, &be, &model, &val, &o, shard_first, shard_count, batch,
+                          vcsv, opt.step);
             if (st != NIC_OK)
                 break;
         }
@@ -574,7 +731,9 @@ int cmd_train(int argc, char **argv)
         if (st == NIC_OK)
             st = nic_fail(ctx, NIC_ERR_INTERNAL, "another process failed");
     } else if (root) {
-        st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+        st = be_pull(ctx, &be, &model);
+        if (st == NIC_OK)
+            st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
         if (st == NIC_OK)
             st = nic_hyper_export(ctx, &model, model_path, config);
         if (st == NIC_OK)
@@ -589,7 +748,7 @@ done:
     free(batch);
     free(t_rate);
     free(stored);
-    nic_hyper_trainer_destroy(tr);
+    be_destroy(&be);
     nic_hyper_model_free(&model);
     nn_engine_destroy(eng);
     nic_image_set_free(&data);

@@ -7,8 +7,8 @@
 
 #include "models/likelihood.h"
 
-#define LOG_SCALE_MIN (-7.0f)
-#define LOG_SCALE_MAX (7.0f)
+#define LOG_SCALE_MIN NIC_HYPER_LOG_SCALE_MIN
+#define LOG_SCALE_MAX NIC_HYPER_LOG_SCALE_MAX
 
 void nic_hyper_config_default(nic_hyper_config *cfg)
 {

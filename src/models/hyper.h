@@ -25,6 +25,9 @@
  * low rates) that the network corrects; see docs/CODEC.md. */
 #define NIC_HYPER_Q_SLOPE (-1.5f)
 #define NIC_HYPER_Q_OFFSET 0.7f
+/* The scale head's log-scale is clamped to this range in training. */
+#define NIC_HYPER_LOG_SCALE_MIN (-7.0f)
+#define NIC_HYPER_LOG_SCALE_MAX (7.0f)
 
 typedef struct nic_hyper_config {
     int n;  /* channels of the transforms */
