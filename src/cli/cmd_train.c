@@ -525,7 +525,8 @@ int cmd_train(int argc, char **argv)
             if (st == NIC_OK)
                 printf("resuming %s at step %lld\n", ckpt, (long long)opt.step);
         } else if (o.init) {
-            st = nn_weights_load(ctx, o.init, &model.params);
+            /* a weights file, or an exported model (weights + its entropy tables) */
+            st = nn_weights_load_ex(ctx, o.init, &model.params, "z_tables.");
             if (st == NIC_OK)
                 printf("new run in %s, weights from %s\n", out_dir, o.init);
         } else {
