@@ -82,15 +82,23 @@ void cli_dist_finalize(cli_dist *d, int failed)
 #define CHUNK (INT_MAX / 8)
 #endif
 
-void cli_dist_sum_floats(const cli_dist *d, float *buf, size_t count)
-{
 #ifdef NIC_HAVE_MPI
+static void sum_in_place(const cli_dist *d, void *buf, size_t count, size_t size, MPI_Datatype type)
+{
     if (d->size < 2)
         return;
     for (size_t o = 0; o < count; o += CHUNK) {
         size_t n = count - o < CHUNK ? count - o : CHUNK;
-        MPI_Allreduce(MPI_IN_PLACE, buf + o, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, (uint8_t *)buf + o * size, (int)n, type, MPI_SUM,
+                      MPI_COMM_WORLD);
     }
+}
+#endif
+
+void cli_dist_sum_floats(const cli_dist *d, float *buf, size_t count)
+{
+#ifdef NIC_HAVE_MPI
+    sum_in_place(d, buf, count, sizeof(float), MPI_FLOAT);
 #else
     (void)d, (void)buf, (void)count;
 #endif
@@ -99,12 +107,7 @@ void cli_dist_sum_floats(const cli_dist *d, float *buf, size_t count)
 void cli_dist_sum_doubles(const cli_dist *d, double *buf, size_t count)
 {
 #ifdef NIC_HAVE_MPI
-    if (d->size < 2)
-        return;
-    for (size_t o = 0; o < count; o += CHUNK) {
-        size_t n = count - o < CHUNK ? count - o : CHUNK;
-        MPI_Allreduce(MPI_IN_PLACE, buf + o, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    }
+    sum_in_place(d, buf, count, sizeof(double), MPI_DOUBLE);
 #else
     (void)d, (void)buf, (void)count;
 #endif

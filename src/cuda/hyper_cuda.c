@@ -225,10 +225,7 @@ nic_status nic_hyper_cuda_create(nic_context *ctx, nn_cuda *dev, nic_hyper_model
 
 nic_status nic_hyper_cuda_set_shard(nic_context *ctx, nic_hyper_cuda *t, int first, int global)
 {
-    if (first < 0 || global < 1 || global > (1 << 22) || first > global - t->batch)
-        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
-                        "hyper trainer: shard %d..%d does not fit a global batch of %d", first,
-                        first + t->batch, global);
+    NIC_TRY(nic_hyper_check_shard(ctx, t->batch, first, global));
     t->first = first;
     t->global = global;
     return NIC_OK;
@@ -462,14 +459,7 @@ nic_status nic_hyper_cuda_train_step(nic_context *ctx, nic_hyper_cuda *t, const 
         loss += nic_hyper_lambda(t_rate[b]) * (sse / per * 255.0 * 255.0);
         sse_total += sse;
     }
-    if (stats) {
-        double bpp = (bits_y + bits_z) / ((double)S2 * G);
-        stats->bpp = bpp;
-        stats->bpp_z = bits_z / ((double)S2 * G);
-        stats->mse = sse_total / ((double)per * G) * 255.0 * 255.0;
-        double mse_shard = sse_total / ((double)per * B) * 255.0 * 255.0;
-        stats->psnr = 10.0 * log10(255.0 * 255.0 / (mse_shard > 1e-12 ? mse_shard : 1e-12));
-        stats->loss = bpp + loss / G;
-    }
+    if (stats)
+        nic_hyper_stats_from_sums(bits_y, bits_z, sse_total, loss, S2, B, G, stats);
     return nn_cuda_sync(ctx, dev);
 }

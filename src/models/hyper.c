@@ -321,13 +321,32 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
     return NIC_OK;
 }
 
+nic_status nic_hyper_check_shard(nic_context *ctx, int batch, int first, int global)
+{
+    /* 2^22 samples: nn_noise_index keeps 23 bits for the sample */
+    if (first < 0 || global < 1 || global > (1 << 22) || first > global - batch)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                        "hyper trainer: shard %d..%d does not fit a global batch of %d", first,
+                        first + batch, global);
+    return NIC_OK;
+}
+
+void nic_hyper_stats_from_sums(double bits_y, double bits_z, double sse, double lambda_mse,
+                               size_t pixels, int batch, int global, nic_hyper_stats *stats)
+{
+    const double per = 3.0 * pixels;
+    stats->bpp = (bits_y + bits_z) / ((double)pixels * global);
+    stats->bpp_z = bits_z / ((double)pixels * global);
+    stats->mse = sse / (per * global) * 255.0 * 255.0;
+    double mse_shard = sse / (per * batch) * 255.0 * 255.0;
+    stats->psnr = 10.0 * log10(255.0 * 255.0 / (mse_shard > 1e-12 ? mse_shard : 1e-12));
+    stats->loss = stats->bpp + lambda_mse / global;
+}
+
 nic_status nic_hyper_trainer_set_shard(nic_context *ctx, nic_hyper_trainer *t, int first,
                                        int global)
 {
-    if (first < 0 || global < 1 || global > (1 << 22) || first > global - t->batch)
-        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
-                        "hyper trainer: shard %d..%d does not fit a global batch of %d", first,
-                        first + t->batch, global);
+    NIC_TRY(nic_hyper_check_shard(ctx, t->batch, first, global));
     t->first = first;
     t->global = global;
     return NIC_OK;
@@ -466,15 +485,8 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
                 db[i] = g * (xb[i] - xa[i]);
         }
     }
-    double bpp = (bits_y + bits_z) / ((double)S2 * G);
-    if (stats) {
-        stats->bpp = bpp;
-        stats->bpp_z = bits_z / ((double)S2 * G);
-        stats->mse = sse_total / ((double)per * G) * 255.0 * 255.0;
-        double mse_shard = sse_total / ((double)per * B) * 255.0 * 255.0;
-        stats->psnr = 10.0 * log10(255.0 * 255.0 / (mse_shard > 1e-12 ? mse_shard : 1e-12));
-        stats->loss = bpp + loss / G;
-    }
+    if (stats)
+        nic_hyper_stats_from_sums(bits_y, bits_z, sse_total, loss, S2, B, G, stats);
     if (!train)
         return NIC_OK;
 

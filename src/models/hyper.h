@@ -87,6 +87,15 @@ void nic_hyper_trainer_destroy(nic_hyper_trainer *t);
 nic_status nic_hyper_trainer_set_shard(nic_context *ctx, nic_hyper_trainer *t, int first,
                                        int global);
 
+/* Pieces shared by the CPU and GPU trainers. */
+/* Checks a shard [first, first + batch) of a global batch of `global` samples. */
+nic_status nic_hyper_check_shard(nic_context *ctx, int batch, int first, int global);
+/* Statistics of a shard of `batch` crops of `pixels` pixels each, out of a global
+ * batch of `global`, from its sums: bits of y and z, squared error (values in
+ * [0, 1]) and sum over the crops of lambda * 255^2 * MSE. */
+void nic_hyper_stats_from_sums(double bits_y, double bits_z, double sse, double lambda_mse,
+                               size_t pixels, int batch, int global, nic_hyper_stats *stats);
+
 /* One forward + backward: parameter gradients ACCUMULATE into m->params.grad.
  * t_rate[b] is the rate parameter of sample b. When training, one number is
  * drawn from rng per call and seeds counter-based noise (nn_noise_uniform),
