@@ -39,20 +39,27 @@ static nic_status make_conv_desc(nic_context *ctx, const nn_cuda *dev, const nn_
     return NIC_OK;
 }
 
-/* The fastest successful result that fits the workspace limit and respects
- * the device's TF32 setting; its math type goes into the descriptor. */
+/* The fastest successful result that fits the workspace limit and, without
+ * TF32, runs on FMA units (CUDNN_DEFAULT_MATH may use TF32 on Ampere and later). */
 template <typename Perf>
 static int pick(const Perf *perf, int count, const nn_cuda *dev)
 {
-    for (int i = 0; i < count; i++) {
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > NN_CUDA_WORKSPACE_LIMIT)
-            continue;
-        if (!dev->tf32 && perf[i].mathType != CUDNN_FMA_MATH &&
-            perf[i].mathType != CUDNN_DEFAULT_MATH)
-            continue;
-        return i;
-    }
+    for (int i = 0; i < count; i++)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= NN_CUDA_WORKSPACE_LIMIT &&
+            (dev->tf32 || perf[i].mathType == CUDNN_FMA_MATH))
+            return i;
+    /* none labelled FMA: take the fastest anyway; math_of() still forces FMA */
+    for (int i = 0; i < count; i++)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= NN_CUDA_WORKSPACE_LIMIT)
+            return i;
     return -1;
+}
+
+/* Math type of the chosen result: its own with TF32, FMA only without. */
+template <typename Perf>
+static cudnnMathType_t math_of(const Perf &perf, const nn_cuda *dev)
+{
+    return dev->tf32 ? perf.mathType : CUDNN_FMA_MATH;
 }
 
 extern "C" void nn_cuda_conv_destroy(nn_cuda_conv *c)
@@ -132,7 +139,7 @@ static nic_status conv_setup(nic_context *ctx, nn_cuda *dev, nn_cuda_conv *c)
     if ((i = pick(fp, got, dev)) < 0)
         return nic_fail(ctx, NIC_ERR_INTERNAL, "cuDNN: no forward algorithm for this convolution");
     c->fwd = fp[i].algo;
-    NN_CUDNN_TRY(ctx, cudnnSetConvolutionMathType(c->conv_fwd, fp[i].mathType), "math type");
+    NN_CUDNN_TRY(ctx, cudnnSetConvolutionMathType(c->conv_fwd, math_of(fp[i], dev)), "math type");
     NN_CUDNN_TRY(ctx,
                  cudnnGetConvolutionForwardWorkspaceSize(h, c->x_desc, c->w_desc, c->conv_fwd,
                                                          c->y_desc, c->fwd, &need),
@@ -149,7 +156,7 @@ static nic_status conv_setup(nic_context *ctx, nn_cuda *dev, nn_cuda_conv *c)
         return nic_fail(ctx, NIC_ERR_INTERNAL,
                         "cuDNN: no backward-data algorithm for this convolution");
     c->bwd_data = dp[i].algo;
-    NN_CUDNN_TRY(ctx, cudnnSetConvolutionMathType(c->conv_bwd_data, dp[i].mathType), "math type");
+    NN_CUDNN_TRY(ctx, cudnnSetConvolutionMathType(c->conv_bwd_data, math_of(dp[i], dev)), "math type");
     NN_CUDNN_TRY(ctx,
                  cudnnGetConvolutionBackwardDataWorkspaceSize(h, c->w_desc, c->y_desc,
                                                               c->conv_bwd_data, c->x_desc,
@@ -167,7 +174,7 @@ static nic_status conv_setup(nic_context *ctx, nn_cuda *dev, nn_cuda_conv *c)
         return nic_fail(ctx, NIC_ERR_INTERNAL,
                         "cuDNN: no backward-filter algorithm for this convolution");
     c->bwd_filter = wp[i].algo;
-    NN_CUDNN_TRY(ctx, cudnnSetConvolutionMathType(c->conv_bwd_filter, wp[i].mathType),
+    NN_CUDNN_TRY(ctx, cudnnSetConvolutionMathType(c->conv_bwd_filter, math_of(wp[i], dev)),
                  "math type");
     NN_CUDNN_TRY(ctx,
                  cudnnGetConvolutionBackwardFilterWorkspaceSize(h, c->x_desc, c->y_desc,

@@ -64,7 +64,7 @@ extern "C" nic_status nn_cuda_create(nic_context *ctx, int device, nn_cuda **out
         nn_cuda_destroy(dev);
         return st;
     }
-    snprintf(dev->name, sizeof(dev->name), "%s (sm_%d%d, %d SMs, %.0f GiB; cuDNN %zu)",
+    snprintf(dev->name, sizeof(dev->name), "%.160s (sm_%d%d, %d SMs, %.0f GiB; cuDNN %zu)",
              prop.name, prop.major, prop.minor, prop.multiProcessorCount,
              prop.totalGlobalMem / 1073741824.0, cudnnGetVersion());
     *out = dev;
@@ -308,7 +308,7 @@ extern "C" nic_status nn_cuda_grad_norm(nic_context *ctx, nn_cuda *dev, const nn
     int slot;
     NIC_TRY(nn_cuda_slot_new(ctx, dev, (int)grid, &partials, &slot));
     sumsq_kernel<<<grid, NN_CUDA_THREADS, 0, dev->stream>>>(p->grad, n, partials);
-    double s;
+    double s = 0;
     NIC_TRY(nn_cuda_sums_read(ctx, dev, &s, 1));
     *norm = sqrt(s);
     return NIC_OK;
