@@ -15,12 +15,17 @@ R=$PWD/.deps/root
 LIB=$R/usr/lib/x86_64-linux-gnu
 log() { echo "== $*" | tee -a "$OUT/session.log"; }
 
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt" || true
+# At most 8 files come back: session.log plus each mode's own (build logs only on failure).
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$OUT/session.log" || true
 # Debian packages the image may lack: unpacked under .deps/root, never into /.
 EXTRA=""
 if [ ! -f /usr/include/png.h ] || [ ! -f /usr/include/jpeglib.h ] || [ ! -f /usr/include/oneapi/dnnl/dnnl.h ]; then
     if [ ! -d "$R" ]; then
-        for f in .deps/debs/*.deb; do dpkg -x "$f" "$R"; done
+        mkdir -p "$R"
+        for f in .deps/debs/*.deb; do
+            if command -v dpkg >/dev/null; then dpkg -x "$f" "$R"
+            else ar p "$f" data.tar.xz | tar -xJ -C "$R"; fi  # Debian 12 debs hold data.tar.xz
+        done
     fi
     ZLIB_SO=$(ls /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1)
     EXTRA="-DPNG_PNG_INCLUDE_DIR=$R/usr/include -DPNG_LIBRARY=$(ls $LIB/libpng16.so.16.* | head -1)
@@ -33,10 +38,12 @@ fi
 if [ ! -x build-gpu/nic ]; then
     log "configure + build (CUDA backend, $JOBS jobs)"
     # shellcheck disable=SC2086
+    mkdir -p build-gpu
     cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DNIC_CUDA=ON -DNIC_MPI=OFF $EXTRA \
-        >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
-    grep -E "CUDA|oneDNN|MPI" "$OUT/configure.log" | tee -a "$OUT/session.log"
-    cmake --build build-gpu -j "$JOBS" >"$OUT/build.log" 2>&1 || { grep -E "error" "$OUT/build.log" | head -40; exit 1; }
+        >build-gpu/configure.log 2>&1 || { cp build-gpu/configure.log "$OUT/"; tail -30 build-gpu/configure.log; exit 1; }
+    grep -E "CUDA|oneDNN|MPI" build-gpu/configure.log | tee -a "$OUT/session.log"
+    cmake --build build-gpu -j "$JOBS" >build-gpu/build.log 2>&1 ||
+        { cp build-gpu/build.log "$OUT/"; grep -E "error" build-gpu/build.log | head -40; exit 1; }
 fi
 
 case $MODE in
@@ -65,7 +72,7 @@ train)
         --val-count 0 --batch 8 --crop 256 --steps ${STEPS:-200000} --warmup ${WARMUP:-500} --log-every 200 \
         --checkpoint-every 2000 --time-limit "$MIN" 2>&1 | tee "$OUT/train.log"
     cp "$RUN/train.csv" "$RUN/model.safetensors" "$OUT/"
-    split -b 15m "$RUN/checkpoint.safetensors" "$OUT/ckpt.part."
+    split -b 15M "$RUN/checkpoint.safetensors" "$OUT/ckpt.part."
     ;;
 *)
     echo "usage: sh scripts/gpu-session.sh check | train MINUTES" >&2
