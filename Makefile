@@ -2,13 +2,14 @@
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_FUZZ  ?= build-fuzz
+BUILD_CUDA  ?= build-cuda
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX      ?= /usr/local
 CMAKE_FLAGS ?=
 # Sample used by `make demo` (any PNG/JPEG/PPM works).
 DEMO_IMAGE  ?= ../shared/data/kodak/kodim23.png
 
-.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval eval-codecs
+.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval eval-codecs cuda test-cuda
 
 all: build
 
@@ -23,6 +24,8 @@ help:
 	@echo "make eval-codecs    JPEG/WebP/AVIF/JPEG XL/HEIC on Kodak, then BD-rate summary (an hour)"
 	@echo "make fuzz           build the libFuzzer targets with clang and run each briefly"
 	@echo "make install        install into PREFIX=$(PREFIX)"
+	@echo "make cuda           build with the CUDA backend into $(BUILD_CUDA)/ (nvcc + cuDNN)"
+	@echo "make test-cuda      the CUDA tests (they skip without a GPU)"
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
@@ -42,6 +45,14 @@ test-sanitize:
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
 
 check: test test-sanitize
+
+# CUDA backend (docs/TRAINING.md): builds without it, with a warning, when nvcc or cuDNN is missing.
+cuda:
+	cmake -S . -B $(BUILD_CUDA) -DCMAKE_BUILD_TYPE=Release -DNIC_CUDA=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD_CUDA) -j $(JOBS)
+
+test-cuda: cuda
+	ctest --test-dir $(BUILD_CUDA) --output-on-failure -R cuda
 
 deps:
 	sh scripts/install-deps.sh
@@ -72,4 +83,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_CUDA)

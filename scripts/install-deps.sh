@@ -7,6 +7,7 @@ set -eu
 PACKAGES="build-essential cmake pkg-config
 libpng-dev libjpeg62-turbo-dev zlib1g-dev libdnnl-dev libomp-dev
 clang libclang-rt-14-dev
+libopenmpi-dev openmpi-bin
 webp libavif-bin libjxl-tools libheif-examples"
 
 missing=""

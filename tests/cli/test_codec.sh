@@ -18,6 +18,9 @@ checks=$((checks + 1)); [ -s "$T/run/checkpoint.safetensors" ] || fail "no check
 checks=$((checks + 1)); [ "$(wc -l <"$T/run/train.csv")" -eq 6 ] || fail "train.csv should have a header and 5 rows"
 expect 2 "$NIC" train --crop 100;        has "$T/err" "multiple of 64"
 expect 0 "$NIC" train $TRAIN --export "$T/models/hyper.safetensors"; has "$T/out" "step 5"
+# an exported model (weights + entropy tables) starts a new run
+expect 0 "$NIC" train $TRAIN --out "$T/run2" --init "$T/models/hyper.safetensors" --steps 1
+has "$T/out" "weights from"
 
 export NIC_MODEL_DIR="$T/models"
 expect 0 "$NIC" encode -q 60 "$IMG" "$T/a.nic";  has "$T/err" "quality index 153"

@@ -45,6 +45,61 @@ static void test_gdn_block(nic_context *ctx)
     }
 }
 
+/* Two trainers, each of half a batch with its shard set, give the whole batch's
+ * loss terms and gradients when summed (the data-parallel contract). */
+static void test_shards(nic_context *ctx, nic_hyper_model *m, nic_hyper_trainer *whole,
+                        const float *x, const float *t_rate, int batch, int crop)
+{
+    /* A trainer plans its convolutions inside the model's blocks: one model per
+     * trainer, as one model per process under MPI. */
+    nic_hyper_model half_m[2];
+    nic_hyper_trainer *half[2] = {NULL, NULL};
+    for (int h = 0; h < 2; h++) {
+        CHECK_STATUS(nic_hyper_model_create(ctx, &m->cfg, &half_m[h]), NIC_OK);
+        memcpy(half_m[h].params.data, m->params.data, m->params.total * sizeof(float));
+        CHECK_STATUS(nic_hyper_trainer_create(ctx, NULL, &half_m[h], batch / 2, crop,
+                                              NN_CONV_REFERENCE, &half[h]),
+                     NIC_OK);
+    }
+    if (!half[0] || !half[1])
+        return;
+    CHECK_STATUS(nic_hyper_trainer_set_shard(ctx, half[0], 0, batch), NIC_OK);
+    CHECK_STATUS(nic_hyper_trainer_set_shard(ctx, half[1], batch / 2, batch), NIC_OK);
+    CHECK_STATUS(nic_hyper_trainer_set_shard(ctx, half[1], batch / 2 + 1, batch),
+                 NIC_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(nic_hyper_trainer_set_shard(ctx, half[1], batch / 2, batch), NIC_OK);
+    size_t total = m->params.total, per = (size_t)3 * crop * crop * (batch / 2);
+    nn_rng rng;
+    nic_hyper_stats sw, s[2];
+    nn_params_zero_grad(&m->params);
+    nn_rng_seed(&rng, 7);
+    CHECK_STATUS(nic_hyper_train_step(ctx, whole, x, t_rate, &rng, 1, &sw), NIC_OK);
+    for (int h = 0; h < 2; h++) {
+        nn_params_zero_grad(&half_m[h].params);
+        nn_rng_seed(&rng, 7); /* every rank holds the same generator */
+        CHECK_STATUS(nic_hyper_train_step(ctx, half[h], x + h * per, t_rate + h * (batch / 2),
+                                          &rng, 1, &s[h]),
+                     NIC_OK);
+    }
+    CHECK_NEAR(s[0].loss + s[1].loss, sw.loss, 1e-5 * fabs(sw.loss));
+    CHECK_NEAR(s[0].bpp + s[1].bpp, sw.bpp, 1e-5 * sw.bpp);
+    CHECK_NEAR(s[0].mse + s[1].mse, sw.mse, 1e-5 * sw.mse);
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < total; i++) {
+        double sum = (double)half_m[0].params.grad[i] + half_m[1].params.grad[i];
+        scale = fmax(scale, fabs(m->params.grad[i]));
+        diff = fmax(diff, fabs(m->params.grad[i] - sum));
+    }
+    CHECK_MSG(scale > 0 && diff <= 1e-5 * scale, "shard gradients differ by %g (scale %g)", diff,
+              scale);
+    printf("shards: loss %.9g vs %.9g, gradients within %.2g of their scale\n",
+           s[0].loss + s[1].loss, sw.loss, diff / scale);
+    for (int h = 0; h < 2; h++) {
+        nic_hyper_trainer_destroy(half[h]);
+        nic_hyper_model_free(&half_m[h]);
+    }
+}
+
 int main(void)
 {
     nic_context *ctx = nic_context_create();
@@ -107,6 +162,8 @@ int main(void)
     /* ReLU kinks can make a rare finite difference straddle a corner: allow 2 %. */
     CHECK_MSG(bad <= checked / 50, "%d of %d gradient entries off", bad, checked);
     printf("gradient check: %d of %d entries outside 5 %%\n", bad, checked);
+
+    test_shards(ctx, &m, tr, x, t_rate, B, S);
 
     /* Rounding mode: a real estimate; more bits at the higher rate parameter. */
     nn_rng_seed(&rng, 1);
