@@ -23,6 +23,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/dist.h"
+#include "data/batch_loader.h"
 #include "data/image_set.h"
 #include "codec/hyper_codec.h"
 #include "models/hyper.h"
@@ -83,7 +84,7 @@ void help_train(FILE *out)
             "  --clip <float> ....... gradient-norm clipping (default=1.0)\n"
             "  --channels N,M,NZ .... transform, latent and hyper-latent channels\n"
             "                         (default=96,128,64; fixed once a run has started)\n"
-            "  --seed <int> ......... random seed (default=1)\n"
+            "  --seed <int> ......... random seed (default=1; fixed once a run has started)\n"
             "  --log-every <int> .... steps between progress lines (default=50)\n"
             "  --checkpoint-every <int> steps between checkpoints (default=500)\n"
             "  --val-every <int> .... steps between validations (default=2000)\n"
@@ -481,6 +482,8 @@ int cmd_train(int argc, char **argv)
     nic_image_set_init(&data);
     nic_image_set_init(&val);
     float *batch = NULL, *t_rate = NULL;
+    nic_batch_loader *loader = NULL;
+    const nic_crop_options crop = {(uint32_t)o.crop, (uint32_t)o.crop, 1, 3};
     FILE *tcsv = NULL, *vcsv = NULL;
     nn_rng rng;
     nn_adam opt;
@@ -498,13 +501,16 @@ int cmd_train(int argc, char **argv)
         st = nn_st_read_file(ctx, ckpt, &f);
         if (st == NIC_OK) {
             const char *cfg = nn_st_get_meta(&f, "config");
-            long n, m, nz;
+            long n, m, nz, seed;
             if (config_long(cfg, "n", &n) && config_long(cfg, "m", &m) &&
                 config_long(cfg, "nz", &nz)) {
                 head[1] = n;
                 head[2] = m;
                 head[3] = nz;
             }
+            /* the training batches are a function of the run's seed and the step */
+            if (config_long(cfg, "seed", &seed))
+                o.seed = seed;
             nn_st_free(&f);
         }
     }
@@ -586,8 +592,13 @@ int cmd_train(int argc, char **argv)
         st = nn_engine_create(ctx, &eng);
     if (st == NIC_OK)
         st = be_create(ctx, &be, &o, &model, eng, shard_first, shard_count);
+    /* crops of the next step are cut on a worker thread while a step trains
+     * (each process only its shard of the global batch) */
+    if (st == NIC_OK)
+        st = nic_batch_loader_create_shard(ctx, &data, &crop, (int)o.batch, shard_first,
+                                           shard_count, (uint64_t)o.seed, opt.step, 1, &loader);
     if (st == NIC_OK) {
-        batch = malloc(sizeof(float) * shard_count * 3 * o.crop * o.crop);
+        batch = malloc(sizeof(float) * shard_count * 3 * o.crop * o.crop); /* validation */
         t_rate = malloc(sizeof(float) * o.batch);
         if (!batch || !t_rate)
             st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
@@ -625,7 +636,6 @@ int cmd_train(int argc, char **argv)
     nn_lr_schedule sched = {.kind = NN_LR_COSINE, .lr = (float)o.lr, .lr_min = (float)o.lr_min,
                             .warmup = o.warmup,
                             .total = o.steps > o.warmup ? o.steps - o.warmup : 1};
-    nic_crop_options crop = {(uint32_t)o.crop, (uint32_t)o.crop, 1, 3};
     double start = now_seconds(), last = start;
     int64_t last_step = opt.step;
     double acc_loss = 0, acc_bpp = 0, acc_bpp_z = 0, acc_mse = 0, acc_norm = 0;
@@ -638,15 +648,16 @@ int cmd_train(int argc, char **argv)
                 printf("time limit reached\n");
             break;
         }
-        /* Every rank draws the whole global batch's crops and rates (the RNG
-         * stays the same everywhere) and cuts its shard. */
-        st = nic_image_set_sample_range(ctx, &data, &rng, &crop, (int)o.batch, shard_first,
-                                        shard_count, batch);
+        /* The loader cut this process's shard of the global batch; every
+         * process draws all the global batch's rates (the RNG stays the same
+         * everywhere). */
+        const float *x = NULL;
+        st = nic_batch_loader_next(ctx, loader, &x, NULL);
         for (long b = 0; b < o.batch; b++)
             t_rate[b] = nn_rng_uniform(&rng);
         nic_hyper_stats s = {0};
         if (st == NIC_OK)
-            st = be_step(ctx, &be, &model, batch, t_rate + shard_first, &rng, 1, &s);
+            st = be_step(ctx, &be, &model, x, t_rate + shard_first, &rng, 1, &s);
         /* One sum over the whole gradient arena; then the shards' loss terms. */
         if (dist.size > 1) {
             int failed = st != NIC_OK;
@@ -746,6 +757,7 @@ done:
         fclose(tcsv);
     if (vcsv)
         fclose(vcsv);
+    nic_batch_loader_destroy(loader);
     free(batch);
     free(t_rate);
     free(stored);

@@ -76,3 +76,37 @@ void nn_gdn_reparam_init(float *param, size_t count, float value)
     for (size_t i = 0; i < count; i++)
         param[i] = (float)sqrt(v);
 }
+
+const double nn_msssim_weights[NN_MSSSIM_SCALES] = {0.0448, 0.2856, 0.3001, 0.2363, 0.1333};
+
+void nn_msssim_window(double w[NN_MSSSIM_TAPS])
+{
+    const double sigma = 1.5;
+    double sum = 0;
+    for (int i = 0; i < NN_MSSSIM_TAPS; i++) {
+        const double d = i - NN_MSSSIM_RADIUS;
+        w[i] = exp(-0.5 * d * d / (sigma * sigma));
+        sum += w[i];
+    }
+    for (int i = 0; i < NN_MSSSIM_TAPS; i++)
+        w[i] /= sum;
+}
+
+int nn_msssim_max_scales(int h, int w)
+{
+    int s = 0;
+    while (s < NN_MSSSIM_SCALES && (h >> s) >= NN_MSSSIM_TAPS && (w >> s) >= NN_MSSSIM_TAPS)
+        s++;
+    return s;
+}
+
+size_t nn_msssim_work_count(int h, int w, int scales)
+{
+    if (h < NN_MSSSIM_TAPS || w < NN_MSSSIM_TAPS)
+        return 0;
+    size_t count = 0;
+    for (int s = 1; s < scales; s++)
+        count += (size_t)3 * (size_t)(h >> s) * (size_t)(w >> s);
+    const size_t rows = (size_t)h - 2 * NN_MSSSIM_RADIUS;
+    return count + 5 * rows * (size_t)w + 5 * rows * ((size_t)w - 2 * NN_MSSSIM_RADIUS);
+}

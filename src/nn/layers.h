@@ -96,6 +96,43 @@ static inline void nn_conv_valid_range(int out_len, int in_len, int stride, int 
 /* param = sqrt(max(value + pedestal, pedestal)), the inverse of the map above. */
 void nn_gdn_reparam_init(float *param, size_t count, float value);
 
+/* Elementwise and filter loops split over threads only from this many
+ * values: below it, waking a team costs more than it saves. */
+#define NN_PARALLEL_MIN 32768
+/* The same for the reference convolutions, in flops (nn_conv_flops). */
+#define NN_PARALLEL_MIN_FLOPS 1e6
+
+/* Bilinear upsampling by an integer factor r with PyTorch's align_corners=False
+ * rule: output index o reads the input at s = max((o + 1/2) / r - 1/2, 0),
+ * between i0 = floor(s) and i1 = min(i0 + 1, in_len - 1), weight lambda = s - i0
+ * on i1. */
+static inline void nn_bilinear_source(int o, int r, int in_len, int *i0, int *i1, double *lambda)
+{
+    double s = ((double)o + 0.5) / (double)r - 0.5;
+    if (s < 0)
+        s = 0;
+    int i = (int)s;
+    *i0 = i;
+    *i1 = i < in_len - 1 ? i + 1 : i;
+    *lambda = s - (double)i;
+}
+
+/* MS-SSIM loss (nn_msssim_loss_*): the metric's window (11 taps, sigma 1.5,
+ * src/metrics/ssim.c), 'valid' statistics (the map is cropped by the window
+ * radius), 2x2 average pooling between scales with odd sizes rounded down,
+ * and Wang et al.'s weights. */
+#define NN_MSSSIM_SCALES 5
+#define NN_MSSSIM_RADIUS 5
+#define NN_MSSSIM_TAPS (2 * NN_MSSSIM_RADIUS + 1)
+extern const double nn_msssim_weights[NN_MSSSIM_SCALES];
+/* The Gaussian window's taps (sigma 1.5), normalised to sum 1, w[k] at offset k - 5. */
+void nn_msssim_window(double w[NN_MSSSIM_TAPS]);
+/* Scales whose smallest level still holds one 11x11 window: 5 from 176 px on a side
+ * (the halvings round down), 4 from 88, ... 1 from 11; 0 below. */
+int nn_msssim_max_scales(int h, int w);
+/* Elements of NN_REAL the loss needs as work space for h x w planes (scales >= 1). */
+size_t nn_msssim_work_count(int h, int w, int scales);
+
 #define NN_REAL float
 #define NN_FN(name) name
 #include "nn/layers_proto.inc"

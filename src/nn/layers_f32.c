@@ -7,3 +7,4 @@
 #define NN_REAL float
 #define NN_FN(name) name
 #include "nn/layers_impl.inc"
+#include "nn/msssim_impl.inc"

@@ -7,3 +7,4 @@
 #define NN_REAL double
 #define NN_FN(name) name##_f64
 #include "nn/layers_impl.inc"
+#include "nn/msssim_impl.inc"

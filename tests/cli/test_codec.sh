@@ -10,12 +10,18 @@ DATA="$NIC_FIXTURES/metrics"
 IMG="$NIC_FIXTURES/metrics/$(ls "$DATA" | grep -m1 '\.png$')"
 TRAIN="--out $T/run --channels 8,8,4 --crop 64 --batch 2 --data $DATA --val $DATA --val-count 2 --log-every 1 --seed 3"
 
-# train, then resume from the checkpoint
+# train, then resume from the checkpoint (a --seed given on resuming is ignored: the run keeps its own)
 expect 0 "$NIC" train $TRAIN --steps 3;  has "$T/out" "new run"; has "$T/out" "step       3/3"
-expect 0 "$NIC" train $TRAIN --steps 5;  has "$T/out" "resuming"; has "$T/out" "at step 3"
+expect 0 "$NIC" train $TRAIN --steps 5 --seed 9;  has "$T/out" "resuming"; has "$T/out" "at step 3"
 has "$T/out" "step       5/5"
 checks=$((checks + 1)); [ -s "$T/run/checkpoint.safetensors" ] || fail "no checkpoint"
 checks=$((checks + 1)); [ "$(wc -l <"$T/run/train.csv")" -eq 6 ] || fail "train.csv should have a header and 5 rows"
+# resuming is exact: every step's loss terms equal those of one uninterrupted run (the crops
+# are cut ahead on a worker thread, from the seed and the step number)
+expect 0 "$NIC" train $TRAIN --out "$T/run5" --steps 5
+checks=$((checks + 1))
+[ "$(cut -d, -f1-7 "$T/run/train.csv")" = "$(cut -d, -f1-7 "$T/run5/train.csv")" ] ||
+    fail "the resumed run's losses differ from the uninterrupted run's"
 expect 2 "$NIC" train --crop 100;        has "$T/err" "multiple of 64"
 expect 0 "$NIC" train $TRAIN --export "$T/models/hyper.safetensors"; has "$T/out" "step 5"
 # an exported model (weights + entropy tables) starts a new run

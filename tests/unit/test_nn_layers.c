@@ -1,13 +1,41 @@
 /*
- * GDN / inverse GDN, activations, depth-to-space, quantization proxies and
- * losses: finite differences on the double kernels, PyTorch fixtures for
- * the double and float kernels.
+ * GDN / inverse GDN, activations, depth-to-space, quantization proxies,
+ * losses, pooling and upsampling (nearest, bilinear), the binarizer: finite
+ * differences on the double kernels, PyTorch fixtures for the double and
+ * float kernels.
  */
 #include "test_nn_util.h"
 
 #include "nn/layers.h"
 
 static nic_context *ctx;
+
+/* A one-input case of a fixture: PRE/x, PRE/y, PRE/dy, PRE/dx. */
+typedef struct xy_case {
+    double *x, *y, *dy, *dx;
+    size_t nx, ny;
+} xy_case;
+
+static xy_case load_xy_case(const nn_st_file *f, const char *pre)
+{
+    xy_case c;
+    const char *names[4] = {"x", "y", "dy", "dx"};
+    double **dst[4] = {&c.x, &c.y, &c.dy, &c.dx};
+    size_t count[4];
+    for (int i = 0; i < 4; i++) {
+        char k[96];
+        snprintf(k, sizeof(k), "%s/%s", pre, names[i]);
+        *dst[i] = fixture_f64(ctx, f, k, &count[i]);
+    }
+    c.nx = count[0];
+    c.ny = count[1];
+    return c;
+}
+
+static void xy_case_free(xy_case *c)
+{
+    free(c->x), free(c->y), free(c->dy), free(c->dx);
+}
 
 /* ------------------------------------------------------------------ GDN */
 
@@ -293,15 +321,10 @@ static void test_depth_to_space(int argc, char **argv)
         for (int inverse = 0; inverse < 2; inverse++) {
             char k[64];
             const char *pre = inverse ? "s2d" : "d2s";
-            size_t nx, ny;
-            snprintf(k, sizeof(k), "%s%d/x", pre, r);
-            double *x = fixture_f64(ctx, &f, k, &nx);
-            snprintf(k, sizeof(k), "%s%d/y", pre, r);
-            double *y = fixture_f64(ctx, &f, k, &ny);
-            snprintf(k, sizeof(k), "%s%d/dy", pre, r);
-            double *dy = fixture_f64(ctx, &f, k, NULL);
-            snprintf(k, sizeof(k), "%s%d/dx", pre, r);
-            double *dx = fixture_f64(ctx, &f, k, NULL);
+            snprintf(k, sizeof(k), "%s%d", pre, r);
+            xy_case fx = load_xy_case(&f, k);
+            double *x = fx.x, *y = fx.y, *dy = fx.dy, *dx = fx.dx;
+            const size_t nx = fx.nx, ny = fx.ny;
             /* fixture shapes: d2s x (2, 2 r^2, 3, 4); s2d y (2, 2 r^2, 3, 4) */
             d2s_fd d = {x, xcalloc_f64(ny), 2, 2, 3, 4, r, inverse};
             CHECK(nx == ny && nx == (size_t)2 * 2 * r * r * 3 * 4);
@@ -324,7 +347,8 @@ static void test_depth_to_space(int argc, char **argv)
                 nn_depth_to_space(xf, 2, 2, 3, 4, r, yf);
             snprintf(k, sizeof(k), "%s%d f32 y", pre, r);
             check_close_f32(k, yf, y, ny, 1e-7, 1e-7);
-            free(xf), free(yf), free(x), free(y), free(dy), free(dx), free(d.y), free(mdx);
+            free(xf), free(yf), free(d.y), free(mdx);
+            xy_case_free(&fx);
         }
     }
     nn_st_free(&f);
@@ -498,15 +522,10 @@ static void test_pool_concat(int argc, char **argv)
             snprintf(pre, sizeof(pre), "up2");
             p = (pool_fd){1, NULL, NULL, NULL, 2, 3, 4, 5, 2, 0};
         }
-        size_t nx, ny;
-        snprintf(k, sizeof(k), "%s/x", pre);
-        p.x = fixture_f64(ctx, &f, k, &nx);
-        snprintf(k, sizeof(k), "%s/y", pre);
-        double *y = fixture_f64(ctx, &f, k, &ny);
-        snprintf(k, sizeof(k), "%s/dy", pre);
-        double *dy = fixture_f64(ctx, &f, k, NULL);
-        snprintf(k, sizeof(k), "%s/dx", pre);
-        double *dx = fixture_f64(ctx, &f, k, NULL);
+        xy_case fx = load_xy_case(&f, pre);
+        double *y = fx.y, *dy = fx.dy, *dx = fx.dx;
+        const size_t nx = fx.nx, ny = fx.ny;
+        p.x = fx.x;
         p.y = xcalloc_f64(ny);
         p.arg = calloc(ny, sizeof(int32_t));
         double *mdx = xcalloc_f64(nx);
@@ -535,7 +554,8 @@ static void test_pool_concat(int argc, char **argv)
         snprintf(k, sizeof(k), "%s f32 dx", pre);
         check_close_f32(k, dxf, dx, nx, 1e-6, 1e-6);
         free(xf), free(yf), free(dyf), free(dxf);
-        free(p.x), free(p.y), free(p.arg), free(y), free(dy), free(dx), free(mdx);
+        free(p.y), free(p.arg), free(mdx);
+        xy_case_free(&fx);
     }
     /* concat / split */
     size_t na, nb, ny;
@@ -560,6 +580,167 @@ static void test_pool_concat(int argc, char **argv)
     nn_st_free(&f);
 }
 
+/* ------------------------------------------------------------------ bilinear upsampling */
+
+typedef struct bilinear_fd {
+    double *x, *y;
+    int n, c, h, w, r;
+} bilinear_fd;
+
+static void bilinear_forward(void *user)
+{
+    bilinear_fd *b = user;
+    nn_upsample_bilinear_forward_f64(b->x, b->n, b->c, b->h, b->w, b->r, b->y);
+}
+
+static void test_bilinear(int argc, char **argv)
+{
+    /* a constant stays constant; a ramp stays a ramp inside (align_corners=False) */
+    double ones[6] = {1, 1, 1, 1, 1, 1}, up[54];
+    nn_upsample_bilinear_forward_f64(ones, 1, 1, 2, 3, 3, up);
+    int flat = 1;
+    for (int i = 0; i < 54; i++)
+        flat &= fabs(up[i] - 1.0) < 1e-15;
+    CHECK(flat);
+    double ramp[4] = {0, 1, 2, 3}, rup[64]; /* 1x4 -> 4x16; the first row is checked */
+    nn_upsample_bilinear_forward_f64(ramp, 1, 1, 1, 4, 4, rup);
+    CHECK_NEAR(rup[0], 0.0, 1e-15); /* clamped at the border */
+    CHECK_NEAR(rup[2], 0.125, 1e-15);
+    CHECK_NEAR(rup[7], 1.375, 1e-15); /* (7 + 1/2) / 4 - 1/2 */
+    CHECK_NEAR(rup[15], 3.0, 1e-15);
+
+    nn_st_file f;
+    if (!open_fixture(ctx, argc, argv, "bilinear.safetensors", &f))
+        return;
+    for (int r = 2; r <= 3; r++) {
+        char k[64];
+        snprintf(k, sizeof(k), "up%d", r);
+        bilinear_fd b = {0};
+        b.r = r;
+        const char *shape = nn_st_get_meta(&f, k);
+        CHECK(shape && sscanf(shape, "%d %d %d %d", &b.n, &b.c, &b.h, &b.w) == 4);
+        xy_case fx = load_xy_case(&f, k);
+        double *y = fx.y, *dy = fx.dy, *dx = fx.dx;
+        const size_t nx = fx.nx, ny = fx.ny;
+        b.x = fx.x;
+        CHECK(nx == (size_t)b.n * b.c * b.h * b.w && ny == nx * r * r);
+        b.y = xcalloc_f64(ny);
+        double *mdx = xcalloc_f64(nx);
+        bilinear_forward(&b);
+        nn_upsample_bilinear_backward_f64(dy, b.n, b.c, b.h, b.w, r, mdx);
+        snprintf(k, sizeof(k), "bilinear x%d f64 y", r);
+        check_close_f64(k, b.y, y, ny, 1e-14, 1e-13);
+        snprintf(k, sizeof(k), "bilinear x%d f64 dx", r);
+        check_close_f64(k, mdx, dx, nx, 1e-14, 1e-13);
+        printf("bilinear x%d: torch max |diff| f64 y %.2g dx %.2g\n", r,
+               max_abs_diff(b.y, y, ny), max_abs_diff(mdx, dx, nx));
+        snprintf(k, sizeof(k), "bilinear x%d fd", r);
+        fd_check(k, b.x, nx, mdx, b.y, dy, ny, bilinear_forward, &b);
+        float *xf = to_f32(b.x, nx), *yf = xcalloc_f32(ny), *dyf = to_f32(dy, ny),
+              *dxf = xcalloc_f32(nx);
+        nn_upsample_bilinear_forward(xf, b.n, b.c, b.h, b.w, r, yf);
+        nn_upsample_bilinear_backward(dyf, b.n, b.c, b.h, b.w, r, dxf);
+        snprintf(k, sizeof(k), "bilinear x%d f32 y", r);
+        check_close_f32(k, yf, y, ny, 1e-6, 1e-6);
+        snprintf(k, sizeof(k), "bilinear x%d f32 dx", r);
+        check_close_f32(k, dxf, dx, nx, 1e-5, 1e-5);
+        free(xf), free(yf), free(dyf), free(dxf);
+        free(b.y), free(mdx);
+        xy_case_free(&fx);
+    }
+    nn_st_free(&f);
+}
+
+/* ------------------------------------------------------------------ binarizer */
+
+typedef struct binarize_fd {
+    double *x, *t, *b;
+    size_t n;
+} binarize_fd;
+
+static void binarize_forward(void *user)
+{
+    binarize_fd *z = user;
+    nn_binarize_forward_f64(NULL, z->x, z->n, z->t, z->b);
+}
+
+static void test_binarize(int argc, char **argv)
+{
+    nn_st_file f;
+    if (open_fixture(ctx, argc, argv, "binarize.safetensors", &f)) {
+        size_t n;
+        double *x = fixture_f64(ctx, &f, "x", &n);
+        double *t = fixture_f64(ctx, &f, "t", NULL);
+        double *b_train = fixture_f64(ctx, &f, "b_train", NULL);
+        double *b_test = fixture_f64(ctx, &f, "b_test", NULL);
+        double *db = fixture_f64(ctx, &f, "db", NULL);
+        double *dx = fixture_f64(ctx, &f, "dx", NULL);
+        const char *seed_s = nn_st_get_meta(&f, "seed");
+        CHECK(seed_s != NULL);
+        uint64_t seed = seed_s ? strtoull(seed_s, NULL, 10) : 0;
+        double *mt = xcalloc_f64(n), *mb = xcalloc_f64(n), *mdx = xcalloc_f64(n);
+        nn_rng rng;
+        /* training: the same RNG stream as the generator's copy of xoshiro256** */
+        nn_rng_seed(&rng, seed);
+        nn_binarize_forward_f64(&rng, x, n, mt, mb);
+        check_close_f64("binarize f64 t", mt, t, n, 1e-15, 1e-14);
+        check_close_f64("binarize f64 b (training)", mb, b_train, n, 0, 0);
+        nn_binarize_backward_f64(mt, db, n, mdx);
+        check_close_f64("binarize f64 dx", mdx, dx, n, 1e-15, 1e-14);
+        printf("binarize: torch max |diff| f64 t %.2g dx %.2g\n", max_abs_diff(mt, t, n),
+               max_abs_diff(mdx, dx, n));
+        /* inference: deterministic sign, +1 at t = 0 (the fixture starts with 0, -0) */
+        nn_binarize_forward_f64(NULL, x, n, mt, mb);
+        check_close_f64("binarize f64 b (inference)", mb, b_test, n, 0, 0);
+        CHECK(mb[0] == 1 && mb[1] == 1 && mb[3] == -1);
+        /* the straight-through gradient is tanh's: finite differences of t */
+        binarize_fd z = {x, mt, mb, n};
+        nn_binarize_backward_f64(mt, db, n, mdx);
+        fd_check("binarize straight-through fd", x, n, mdx, mt, db, n, binarize_forward, &z);
+        /* float */
+        float *xf = to_f32(x, n), *tf = xcalloc_f32(n), *bf = xcalloc_f32(n),
+              *dbf = to_f32(db, n), *dxf = xcalloc_f32(n);
+        nn_rng_seed(&rng, seed);
+        nn_binarize_forward(&rng, xf, n, tf, bf);
+        check_close_f32("binarize f32 t", tf, t, n, 1e-6, 1e-6);
+        check_close_f32("binarize f32 b (training)", bf, b_train, n, 0, 0);
+        nn_binarize_backward(tf, dbf, n, dxf);
+        check_close_f32("binarize f32 dx", dxf, dx, n, 1e-6, 1e-5);
+        nn_binarize_forward(NULL, xf, n, tf, bf);
+        check_close_f32("binarize f32 b (inference)", bf, b_test, n, 0, 0);
+        free(xf), free(tf), free(bf), free(dbf), free(dxf);
+        free(x), free(t), free(b_train), free(b_test), free(db), free(dx), free(mt), free(mb),
+            free(mdx);
+        nn_st_free(&f);
+    }
+
+    /* E[b] = tanh(x): the stochastic bits are unbiased; same seed, same bits */
+    enum { REPS = 20000 };
+    const float xs[5] = {-2.0f, -0.4f, 0.0f, 0.3f, 1.1f};
+    float xr[5 * 64], tr[5 * 64], br[5 * 64], br2[5 * 64];
+    for (int i = 0; i < 5 * 64; i++)
+        xr[i] = xs[i % 5];
+    double sum[5] = {0};
+    nn_rng r1, r2;
+    nn_rng_seed(&r1, 3);
+    nn_rng_seed(&r2, 3);
+    int same = 1;
+    for (int rep = 0; rep < REPS / 64; rep++) {
+        nn_binarize_forward(&r1, xr, 5 * 64, tr, br);
+        nn_binarize_forward(&r2, xr, 5 * 64, tr, br2);
+        same &= memcmp(br, br2, sizeof(br)) == 0;
+        for (int i = 0; i < 5 * 64; i++)
+            sum[i % 5] += br[i];
+    }
+    CHECK(same);
+    for (int k = 0; k < 5; k++) {
+        double mean = sum[k] / ((REPS / 64) * 64);
+        /* standard error <= 1 / sqrt(20000) = 0.007; 0.03 is over 4 of them */
+        CHECK_MSG(fabs(mean - tanh(xs[k])) < 0.03, "x %g: mean bit %.4f, tanh %.4f", xs[k], mean,
+                  tanh(xs[k]));
+    }
+}
+
 int main(int argc, char **argv)
 {
     ctx = nic_context_create();
@@ -572,6 +753,8 @@ int main(int argc, char **argv)
     test_quantization(argc, argv);
     test_losses(argc, argv);
     test_pool_concat(argc, argv);
+    test_bilinear(argc, argv);
+    test_binarize(argc, argv);
     nic_context_destroy(ctx);
     return test_finish("test_nn_layers");
 }

@@ -116,18 +116,22 @@ static inline void check_close_ff(const char *what, const float *got, const floa
 }
 
 /* Finite-difference check of d(sum_k r[k] y[k]) / d x[i] against analytic[i].
- * forward(user) must recompute y from the current x. Checks every element
- * (the test shapes are small). Error measure: |num - ana| / max(1, |num|). */
+ * forward(user) must recompute y from the current x. fd_check checks every
+ * element (the test shapes are small) with eps = tol = 1e-6; fd_check_every
+ * checks elements 0, step, 2 step, ... with the given eps and tolerance (for
+ * inputs too large to perturb one by one, or outputs such as a mean over
+ * many pixels, whose rounding needs a larger eps). Error measure:
+ * |num - ana| / max(1, |num|). Returns the worst error. */
 typedef void (*fd_forward_fn)(void *user);
 
-static inline void fd_check(const char *what, double *x, size_t n, const double *analytic,
-                     const double *y, const double *r, size_t ny, fd_forward_fn forward,
-                     void *user)
+static inline double fd_check_every(const char *what, double *x, size_t n, size_t step,
+                                    double eps, double tol, const double *analytic,
+                                    const double *y, const double *r, size_t ny,
+                                    fd_forward_fn forward, void *user)
 {
-    const double eps = 1e-6, tol = 1e-6;
     double worst = 0, wnum = 0, wana = 0;
     size_t wi = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i += step) {
         double xi = x[i], lp = 0, lm = 0;
         x[i] = xi + eps;
         forward(user);
@@ -150,6 +154,26 @@ static inline void fd_check(const char *what, double *x, size_t n, const double 
     forward(user);
     CHECK_MSG(worst <= tol, "%s: finite difference %.10g vs analytic %.10g at %zu (err %.3g)",
               what, wnum, wana, wi, worst);
+    return worst;
+}
+
+static inline double fd_check(const char *what, double *x, size_t n, const double *analytic,
+                              const double *y, const double *r, size_t ny, fd_forward_fn forward,
+                              void *user)
+{
+    return fd_check_every(what, x, n, 1, 1e-6, 1e-6, analytic, y, r, ny, forward, user);
+}
+
+/* max |got[i] - want[i]| (NaN counts as infinitely far), for the reports tests print. */
+static inline double max_abs_diff(const double *got, const double *want, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(got[i] - want[i]);
+        if (!(d <= m))
+            m = d != d ? INFINITY : d;
+    }
+    return m;
 }
 
 #endif
