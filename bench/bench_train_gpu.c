@@ -2,10 +2,10 @@
  * Training speed of the default hyper model: whole optimizer steps (forward,
  * backward, gradient clipping, Adam) per second on the CPU path (oneDNN) and,
  * in builds with the CUDA backend and a GPU, on the GPU; and how many steps
- * fit in 20 minutes. bench/bench_train_torch.py times the same model and step
+ * fit in 20 minutes. bench/bench_train_gpu_torch.py times the same model and step
  * in PyTorch on the same GPU.
  *
- *   bench_train [--batch 8] [--crop 256] [--channels 96,128,64]
+ *   bench_train_gpu [--batch 8] [--crop 256] [--channels 96,128,64]
  *               [--steps N (GPU, default 50)] [--cpu-steps N (default 3, 0: skip)]
  *               [--no-tf32]
  *
@@ -174,13 +174,13 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--no-tf32") == 0)
             o.tf32 = 0;
         else {
-            fprintf(stderr, "usage: bench_train [--batch N] [--crop N] [--channels N,M,NZ] "
+            fprintf(stderr, "usage: bench_train_gpu [--batch N] [--crop N] [--channels N,M,NZ] "
                             "[--steps N] [--cpu-steps N] [--no-tf32]\n");
             return 2;
         }
     }
     if (o.batch < 1 || o.crop < 64 || o.crop % 64 || o.steps < 1 || o.cpu_steps < 0) {
-        fprintf(stderr, "bench_train: bad sizes\n");
+        fprintf(stderr, "bench_train_gpu: bad sizes\n");
         return 2;
     }
     printf("hyper model N=%d M=%d NZ=%d, batch %d x %dx%d; a step = forward + backward + "
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
     if (o.cpu_steps > 0 && rc == 0)
         rc |= bench_cpu(ctx, &o, x, t_rate);
     if (rc)
-        fprintf(stderr, "bench_train: %s\n", nic_context_error(ctx));
+        fprintf(stderr, "bench_train_gpu: %s\n", nic_context_error(ctx));
     free(x);
     free(t_rate);
     nic_context_destroy(ctx);

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Training speed of nic's default hyper model written in PyTorch, to set
-bench_train (the C/CUDA trainer) against on the same GPU.
+bench_train_gpu (the C/CUDA trainer) against on the same GPU.
 
 Same network, loss and optimizer step as src/models/hyper.c: analysis with
 GDN, hyper-analysis, mean and scale heads, the step network (t -> per-channel
 log steps), noise for the rates and straight-through rounding for the
 synthesis, Gaussian conditional and factorized-prior rates, lambda * 255^2 *
 MSE per crop, gradient clipping at 1 and Adam. The input batch is copied from
-host memory every step, as bench_train does. Not a test: it prints steps/s.
+host memory every step, as bench_train_gpu does. Not a test: it prints steps/s.
 
-  python3 bench/bench_train_torch.py [--device cuda] [--batch 8] [--crop 256]
+  python3 bench/bench_train_gpu_torch.py [--device cuda] [--batch 8] [--crop 256]
       [--channels 96,128,64] [--steps 50] [--compile] [--no-tf32]
 """
 import argparse

@@ -54,10 +54,10 @@ check)
     OMP_NUM_THREADS=4 ctest --test-dir build-gpu -j 4 --output-on-failure >"$OUT/ctest.log" 2>&1 || true
     tail -5 "$OUT/ctest.log" | tee -a "$OUT/session.log"
     log "benchmark: nic (GPU and CPU), batch 8 x 256x256"
-    OMP_NUM_THREADS=$JOBS build-gpu/bench/bench_train --steps 100 --cpu-steps 3 2>&1 | tee "$OUT/bench.log" || true
+    OMP_NUM_THREADS=$JOBS build-gpu/bench/bench_train_gpu --steps 100 --cpu-steps 3 2>&1 | tee "$OUT/bench.log" || true
     log "benchmark: PyTorch on the same GPU"
-    PYTHONUNBUFFERED=1 python3 bench/bench_train_torch.py --steps 100 2>&1 | tee -a "$OUT/bench.log" || true
-    PYTHONUNBUFFERED=1 timeout 240 python3 bench/bench_train_torch.py --steps 100 --compile 2>&1 | tail -2 | tee -a "$OUT/bench.log" || true
+    PYTHONUNBUFFERED=1 python3 bench/bench_train_gpu_torch.py --steps 100 2>&1 | tee -a "$OUT/bench.log" || true
+    PYTHONUNBUFFERED=1 timeout 240 python3 bench/bench_train_gpu_torch.py --steps 100 --compile 2>&1 | tail -2 | tee -a "$OUT/bench.log" || true
     ;;
 train)
     MIN=${2:-8}
