@@ -77,6 +77,12 @@ void serve_reply_library_error(serve_reply *r, nic_context *ctx, nic_status st,
             serve_reply_error(r, 422, "budget_too_small", "%s", msg);
         break;
     case NIC_ERR_UNSUPPORTED:
+        /* An upload in a format (or .nic version) nic does not read. */
+        if (upload)
+            serve_reply_error(r, 415, "unsupported_format", "%s", msg);
+        else
+            serve_reply_error(r, 422, "unsupported", "%s", msg);
+        break;
     case NIC_ERR_MISMATCH:
         serve_reply_error(r, 422, "unsupported", "%s", msg);
         break;
