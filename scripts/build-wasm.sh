@@ -31,10 +31,10 @@ files="$files $src/wasm/nic_wasm.c $src/wasm/no_png_jpeg.c"
 # -ffp-contract=off: no fused multiply-add, as the native build (C11 mode)
 # does not fuse either: the same roundings, so the same pixels.
 # shellcheck disable=SC2086
-emcc -O2 -std=c11 -ffp-contract=off -D_POSIX_C_SOURCE=200809L -DNIC_BUILDING_LIBRARY \
+emcc -O3 -msimd128 -std=c11 -ffp-contract=off -D_POSIX_C_SOURCE=200809L -DNIC_BUILDING_LIBRARY \
     -Wno-unknown-pragmas -I"$root/include" -I"$src" -I"$src/wasm/compat" \
     $files -o "$out/nic-decoder.js" \
-    -sMODULARIZE=1 -sEXPORT_NAME=createNicDecoder -sENVIRONMENT=web,node \
+    -sMODULARIZE=1 -sEXPORT_NAME=createNicDecoder -sENVIRONMENT=web,worker,node \
     -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=67108864 -sFORCE_FILESYSTEM=1 \
     -sEXPORTED_FUNCTIONS=_malloc,_free,_nicw_open,_nicw_decode,_nicw_error,_nicw_width,_nicw_height,_nicw_channels,_nicw_pixels,_nicw_close \
     -sEXPORTED_RUNTIME_METHODS=FS,UTF8ToString,stringToUTF8,lengthBytesUTF8,HEAPU8
