@@ -1,4 +1,5 @@
 /* nic serve: options, signals, and the server in src/server/. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,10 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Requests allocate and free tens of MB each (transform buffers). A fixed
+     * mmap threshold gives those back to the system when freed, instead of
+     * glibc raising the threshold and keeping the peak in its heaps. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
     nic_server *srv;
     char err[1024];
