@@ -22,6 +22,9 @@ req 200 GET /v1/models;  has "$T/body" '"name": "hyper"'; has "$T/body" '"url": 
 has "$T/body" "\"bytes\": $(wc -c <"$MODEL" | tr -d ' ')"
 req 200 GET /v1/models/hyper
 checks=$((checks + 1)); cmp -s "$T/body" "$MODEL" || fail "GET /v1/models/hyper is not the model file"
+etag=$(header ETag)
+req 304 GET /v1/models/hyper -H "If-None-Match: $etag"
+checks=$((checks + 1)); [ ! -s "$T/body" ] || fail "304 with a body"
 req 200 GET /;           has "$T/body" "<html"; has "$T/body" "app.js"
 checks=$((checks + 1)); header Content-Type | grep -q '^text/html' || fail "the page is not text/html"
 req 200 GET /app.js
