@@ -13,11 +13,6 @@ command -v emcc >/dev/null 2>&1 || { echo "build-wasm: emcc not found (apt-get i
 # Debian's emscripten runs its JavaScript tools with node and needs Debian's
 # node modules (node-acorn); a node from elsewhere does not search there.
 export NODE_PATH="${NODE_PATH:+$NODE_PATH:}/usr/share/nodejs"
-# Its cache (the compiled C library) goes where the build can write.
-export EM_CACHE="${EM_CACHE:-$HOME/.cache/emscripten}"
-if [ ! -d "$EM_CACHE" ] && [ -d /usr/share/emscripten/cache ]; then
-    mkdir -p "$EM_CACHE" && cp -R /usr/share/emscripten/cache/. "$EM_CACHE/"
-fi
 mkdir -p "$out"
 
 src="$root/src"
