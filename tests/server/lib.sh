@@ -58,6 +58,7 @@ req() {
     shift 3
     checks=$((checks + 1))
     REQUESTS=$((${REQUESTS:-0} + 1))
+    rm -f "$T/body" "$T/headers" # curl writes no file for an empty body
     if [ "$method" = HEAD ]; then set -- -I "$@"; else set -- -X "$method" "$@"; fi
     got=$(curl -s -m 120 -o "$T/body" -D "$T/headers" -w '%{http_code}' "$@" "$BASE$path")
     if [ "$got" != "$want" ]; then

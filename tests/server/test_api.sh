@@ -136,17 +136,15 @@ has "$T/main.log" "finishing the requests in flight"
 has "$T/main.log" "nic serve: stopped"
 
 # ---------------------------------------------------------------- a full queue answers 503
-serve_start busy --threads 1 --queue 1
+serve_start busy --threads 1 --queue 1 --timeout 900
+pids=""
 for k in 1 2 3 4 5 6; do
-    ( curl -s -o "$T/q$k.body" -w '%{http_code}' -H "Content-Type: image/x-portable-pixmap" \
-        --data-binary "@$T/big.ppm" "$BASE/v1/encode?max_bytes=1000" >"$T/q$k.code" ) &
+    curl -s -o "$T/q$k.body" -w '%{http_code}' -H "Content-Type: image/x-portable-pixmap" \
+        --data-binary "@$T/big.ppm" "$BASE/v1/encode?max_bytes=1000" >"$T/q$k.code" &
+    pids="$pids $!"
 done
-wait_all=0
-while [ $wait_all -lt 600 ]; do # until every client has its answer
-    n=0; for k in 1 2 3 4 5 6; do [ -s "$T/q$k.code" ] && n=$((n + 1)); done
-    [ $n -eq 6 ] && break
-    sleep 0.1; wait_all=$((wait_all + 1))
-done
+# shellcheck disable=SC2086
+wait $pids
 ok=0; full=0
 for k in 1 2 3 4 5 6; do
     case $(cat "$T/q$k.code") in
