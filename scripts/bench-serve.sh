@@ -97,17 +97,28 @@ EOF
 
 echo "bench-serve: $source; encode to --max-bytes 4000 (the .nic for decode: $(wc -c <"$work/img.nic" | tr -d ' ') bytes)"
 echo "bench-serve: nic serve with $threads worker threads on 127.0.0.1:$port, wrk -t 2 -c $conns, ${duration} s per endpoint"
+echo "bench-serve: $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run encode "/v1/encode?max_bytes=4000" "$work/img.png" image/png
 run decode "/v1/decode" "$work/img.nic" application/x-nic
 
 echo
-echo "| endpoint | requests | req/s | p50 (ms) | p99 (ms) | errors | non-2xx | RSS first → last sample (max), MB |"
-echo "|---|---|---|---|---|---|---|---|"
+# Memory: RSS swings between the idle server and requests' working buffers, so
+# the table gives its range in the first and the second half of each run:
+# steady memory means the second range is no higher than the first.
+echo "| endpoint | requests | req/s | p50 (ms) | p99 (ms) | errors | non-2xx | RSS MB, 1st half | RSS MB, 2nd half |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for name in encode decode; do
     set -- $(sed -n 's/^RESULT //p' "$work/$name.wrk")
     if [ $# -ne 6 ]; then cat "$work/$name.wrk" >&2; exit 1; fi
-    rss=$(awk 'NR == 1 { first = $1 } { if ($1 > max) max = $1; last = $1 }
-               END { printf "%.1f → %.1f (%.1f)", first / 1024, last / 1024, max / 1024 }' "$work/$name.rss")
+    rss=$(awk '{ v[NR] = $1 }
+               END { h = int(NR / 2)
+                     for (i = 1; i <= NR; i++) {
+                         k = i <= h ? 1 : 2
+                         if (!(k in lo) || v[i] < lo[k]) lo[k] = v[i]
+                         if (v[i] > hi[k]) hi[k] = v[i]
+                     }
+                     printf "%.0f–%.0f | %.0f–%.0f", lo[1] / 1024, hi[1] / 1024, lo[2] / 1024, hi[2] / 1024 }' \
+          "$work/$name.rss")
     echo "| POST /v1/$name | $1 | $2 | $3 | $4 | $5 | $6 | $rss |"
 done
 samples=$(cat "$work/encode.rss" "$work/decode.rss" | wc -l)

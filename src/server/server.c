@@ -445,6 +445,9 @@ static enum MHD_Result first_call(nic_server *srv, struct MHD_Connection *conn, 
     req->t_start = now_s();
     snprintf(req->method, sizeof(req->method), "%s", method);
     snprintf(req->path, sizeof(req->path), "%s", url);
+    for (char *c = req->path; *c; c++) /* the path is logged: one line, no quotes */
+        if ((unsigned char)*c < 0x20 || *c == '"' || *c == 0x7f)
+            *c = '?';
     pthread_mutex_lock(&srv->lock);
     srv->active++;
     pthread_mutex_unlock(&srv->lock);

@@ -107,6 +107,7 @@ req 405 DELETE /v1/models;           expect_error method_not_allowed
 req 404 GET /v1/nothing;             expect_error not_found
 req 404 GET /v1/models/other;        expect_error not_found
 req 404 GET "/../../etc/passwd" --path-as-is; expect_error not_found
+req 404 GET "/a%0Ab%22c";            expect_error not_found
 # ... and it still serves
 req 200 GET /healthz
 req 200 POST "/v1/encode?max_bytes=1500" -H "Content-Type: image/png" --data-binary "@$IMG"
@@ -118,6 +119,7 @@ checks=$((checks + 1)); [ "$lines" -eq "$REQUESTS" ] || fail "$lines request lin
 has "$T/main.log" '"POST /v1/encode" 415 '
 has "$T/main.log" 'error=unsupported_media_type'
 has "$T/main.log" '"GET /healthz" 200 '
+has "$T/main.log" '"GET /a?b?c" 404 '
 
 # ---------------------------------------------------------------- graceful stop: the request in flight is answered
 ( curl -s -o "$T/inflight.nic" -w '%{http_code}' -H "Content-Type: image/x-portable-pixmap" \

@@ -39,7 +39,7 @@ async function main() {
     await page.goto(base + '/');
     await page.waitForSelector('body[data-state="idle"]', { timeout: 30000 });
     check(await page.locator('#model option').count() >= 1, 'the model list is empty');
-    check((await page.textContent('#about')).includes('WebAssembly'),
+    check((await page.textContent('#about')).startsWith('Decoding runs in this page'),
           'the page does not offer in-browser decoding: ' + await page.textContent('#about'));
 
     await page.click('#presets button[data-bytes="8000"]');

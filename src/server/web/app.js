@@ -270,7 +270,7 @@ wipe();
     page.worker = await startWorker();
     const m = page.models[0];
     $('about').textContent = page.worker
-      ? `Decoding runs in this page: the decoder is ${'WebAssembly'} and the ${m.name} model's weights ` +
+      ? `Decoding runs in this page: the decoder is WebAssembly and the ${m.name} model's weights ` +
         `(${fmtBytes(m.bytes)}) are fetched once from /v1/models/${m.name}.`
       : 'This server was built without the WebAssembly decoder; results are decoded on the server.';
     document.body.dataset.state = 'idle';
