@@ -18,7 +18,9 @@ if [ -n "$missing" ]; then
 fi
 export OMP_NUM_THREADS=1
 serve_start web --threads 2
-expect 0 node "$WEB/test_page.js" "$BASE" "$NIC_FIXTURES/metrics/blur_rgb_a.png" "$NIC_BUILD/web-test.png"
+# a gray picture coded smaller than it is: the page's other decoding path
+expect 0 "$NIC" encode --max-bytes 120 "$NIC_FIXTURES/metrics/tint_gray.png" "$T/gray.nic"; has "$T/err" "coded at"
+expect 0 node "$WEB/test_page.js" "$BASE" "$NIC_FIXTURES/metrics/blur_rgb_a.png" "$NIC_BUILD/web-test.png" "$T/gray.nic"
 cat "$T/out"
 has "$T/out" "passed, 0 failed"
 checks=$((checks + 1)); [ -s "$NIC_BUILD/web-test.png" ] || fail "no screenshot"

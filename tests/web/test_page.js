@@ -1,9 +1,10 @@
 // Browser test of nic serve's page: Debian's chromium, driven by playwright-core.
-//   node test_page.js BASE_URL IMAGE.png SCREENSHOT.png
+//   node test_page.js BASE_URL IMAGE.png SCREENSHOT.png [FILE.nic]
 // Uploads IMAGE, picks the 4 KB preset, waits for the server's result and the
 // in-browser (WebAssembly) decode, checks the numbers, moves the comparison
-// slider, checks the download, and takes a screenshot. Exit status 1 on any
-// failed check. CHROMIUM overrides the browser binary (default: chromium).
+// slider, checks the download, and takes a screenshot. With FILE.nic, also
+// opens that file on the page and checks that the browser's pixels are those
+// of POST /v1/decode. Exit status 1 on any failed check. CHROMIUM overrides the browser binary (default: chromium).
 'use strict';
 const fs = require('fs');
 const { execFileSync } = require('child_process');
@@ -24,7 +25,7 @@ function whichChromium() {
 }
 
 async function main() {
-  const [base, image, shot] = process.argv.slice(2);
+  const [base, image, shot, nicFile] = process.argv.slice(2);
   if (!shot) throw new Error('usage: node test_page.js BASE_URL IMAGE SCREENSHOT');
   const browser = await chromium.launch({ executablePath: whichChromium(), headless: true,
                                           args: ['--no-sandbox', '--disable-gpu'] });
@@ -94,6 +95,20 @@ async function main() {
     await page.fill('#wipe', '50');
     await page.screenshot({ path: shot, fullPage: true });
     console.log('page: screenshot ' + shot);
+
+    if (nicFile) { // a .nic from elsewhere, decoded on the page only
+      const body = fs.readFileSync(nicFile);
+      const r = await fetch(base + '/v1/decode', { method: 'POST', body,
+                                                   headers: { 'Content-Type': 'application/x-nic' } });
+      const serverCrc = r.headers.get('x-nic-decoded-crc32');
+      await page.setInputFiles('#file', nicFile);
+      await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 300000 });
+      check(await page.getAttribute('body', 'data-state') === 'done', 'opening the .nic: ' + await text('#status'));
+      const match = await text('#stat-match');
+      console.log(`page: opened ${nicFile}: ${await text('#stat-size')}, ${match}; server CRC-32 ${serverCrc}`);
+      check(r.ok && match.includes(serverCrc), `browser ${match}, POST /v1/decode ${serverCrc}`);
+      check(Number(await text('#stat-bytes')) === body.length, 'the .nic size shown is wrong');
+    }
     if (failures) console.error(logs.join('\n'));
   } finally {
     await browser.close();
