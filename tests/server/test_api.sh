@@ -123,7 +123,7 @@ has "$T/main.log" '"GET /a?b?c" 404 '
 
 # ---------------------------------------------------------------- graceful stop: the request in flight is answered
 ( curl -s -o "$T/inflight.nic" -w '%{http_code}' -H "Content-Type: image/x-portable-pixmap" \
-    --data-binary "@$T/mid.ppm" "$BASE/v1/encode?max_bytes=3000" >"$T/inflight.code" ) &
+    --data-binary "@$T/mid.ppm" "$BASE/v1/encode?max_bytes=400" >"$T/inflight.code" ) & # downscaling: seconds
 curl_pid=$!
 i=0
 while [ $i -lt 200 ]; do # until the job is with a worker
