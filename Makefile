@@ -9,7 +9,10 @@ CMAKE_FLAGS ?=
 # Sample used by `make demo` (any PNG/JPEG/PPM works).
 DEMO_IMAGE  ?= ../shared/data/kodak/kodim23.png
 
-.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval eval-codecs cuda test-cuda
+.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval eval-codecs cuda test-cuda serve wasm bench-serve
+
+# `make serve SERVE_ARGS="--port 9000"`
+SERVE_ARGS ?=
 
 all: build
 
@@ -23,6 +26,9 @@ help:
 	@echo "make eval           rate-distortion and byte-budget tables on Kodak (minutes)"
 	@echo "make eval-codecs    JPEG/WebP/AVIF/JPEG XL/HEIC on Kodak, then BD-rate summary (an hour)"
 	@echo "make fuzz           build the libFuzzer targets with clang and run each briefly"
+	@echo "make serve          build and run nic serve on 127.0.0.1:8080 (SERVE_ARGS=...)"
+	@echo "make wasm           the WebAssembly decoder into $(BUILD)/wasm (emscripten)"
+	@echo "make bench-serve    load test of nic serve with wrk (minutes; table of req/s, latency, memory)"
 	@echo "make install        install into PREFIX=$(PREFIX)"
 	@echo "make cuda           build with the CUDA backend into $(BUILD_CUDA)/ (nvcc + cuDNN)"
 	@echo "make test-cuda      the CUDA tests (they skip without a GPU)"
@@ -62,6 +68,15 @@ demo: deps build
 
 bench: build
 	sh scripts/bench.sh $(BUILD)
+
+serve: build
+	$(BUILD)/nic serve $(SERVE_ARGS)
+
+wasm:
+	sh scripts/build-wasm.sh $(BUILD)/wasm
+
+bench-serve: build
+	sh scripts/bench-serve.sh $(BUILD)
 
 fuzz:
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIC_FUZZ=ON -DNIC_SANITIZE=ON -DNIC_BUILD_TESTS=OFF

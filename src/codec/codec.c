@@ -9,15 +9,42 @@
 #include "codec/hyper_codec.h"
 #include "image/resize.h"
 
-typedef struct codec_cache {
+/* A model shared by several contexts: loaded once, read-only afterwards. */
+struct nic_model {
+    char name[32];
     nic_hyper_codec *hyper;
+};
+
+/* What a context holds (ctx->codecs). Either its own model (loaded on first
+ * use), or a view of a shared one: a copy of the codec struct, so that the
+ * layer descriptors that run_chain plans into and the engine are this
+ * context's, while weights, integer heads and tables stay shared. */
+typedef struct codec_cache {
+    nic_hyper_codec *hyper; /* own model, or NULL */
+    nic_hyper_codec view;   /* when shared != NULL */
+    nic_model *shared;
 } codec_cache;
 
 static void codec_cache_free(void *p)
 {
     codec_cache *cc = p;
     nic_hyper_codec_free(cc->hyper);
+    if (cc->shared)
+        nn_engine_destroy(cc->view.eng);
     free(cc);
+}
+
+static nic_status codec_cache_get(nic_context *ctx, codec_cache **out)
+{
+    if (!ctx->codecs) {
+        codec_cache *cc = calloc(1, sizeof(*cc));
+        if (!cc)
+            return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
+        ctx->codecs = cc;
+        ctx->codecs_free = codec_cache_free;
+    }
+    *out = ctx->codecs;
+    return NIC_OK;
 }
 
 static int is_file(const char *path)
@@ -53,22 +80,88 @@ static nic_status find_model_file(nic_context *ctx, const char *name, char *path
                     name, name);
 }
 
+static nic_status load_hyper(nic_context *ctx, nic_hyper_codec **out)
+{
+    char path[2048];
+    NIC_TRY(find_model_file(ctx, "hyper", path, sizeof(path)));
+    return nic_hyper_codec_load(ctx, path, out);
+}
+
 nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
 {
-    if (!ctx->codecs) {
-        codec_cache *cc = calloc(1, sizeof(*cc));
-        if (!cc)
-            return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
-        ctx->codecs = cc;
-        ctx->codecs_free = codec_cache_free;
+    codec_cache *cc = NULL;
+    NIC_TRY(codec_cache_get(ctx, &cc));
+    if (cc->shared) {
+        *out = &cc->view;
+        return NIC_OK;
     }
-    codec_cache *cc = ctx->codecs;
-    if (!cc->hyper) {
-        char path[2048];
-        NIC_TRY(find_model_file(ctx, "hyper", path, sizeof(path)));
-        NIC_TRY(nic_hyper_codec_load(ctx, path, &cc->hyper));
-    }
+    if (!cc->hyper)
+        NIC_TRY(load_hyper(ctx, &cc->hyper));
     *out = cc->hyper;
+    return NIC_OK;
+}
+
+nic_status nic_model_load(nic_context *ctx, const char *name, nic_model **out)
+{
+    if (!out)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nic_model_load: output pointer is NULL");
+    *out = NULL;
+    if (!name)
+        name = "hyper";
+    if (strcmp(name, "hyper") != 0)
+        return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "unknown model '%s' (available: hyper)", name);
+    nic_model *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
+    snprintf(m->name, sizeof(m->name), "%s", name);
+    nic_status st = load_hyper(ctx, &m->hyper);
+    if (st != NIC_OK) {
+        free(m);
+        return st;
+    }
+    *out = m;
+    return NIC_OK;
+}
+
+void nic_model_free(nic_model *model)
+{
+    if (!model)
+        return;
+    nic_hyper_codec_free(model->hyper);
+    free(model);
+}
+
+void nic_model_get_info(const nic_model *model, nic_model_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    if (!model)
+        return;
+    info->name = model->name;
+    info->path = model->hyper->path;
+    info->model_id = NIC_MODEL_ID_HYPER;
+    info->weights_hash = model->hyper->weights_hash;
+    for (int i = 0; i < model->hyper->model.params.count; i++)
+        info->parameters += model->hyper->model.params.items[i].count;
+}
+
+nic_status nic_context_use_model(nic_context *ctx, nic_model *model)
+{
+    if (!ctx || !model)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nic_context_use_model: NULL argument");
+    codec_cache *cc = NULL;
+    NIC_TRY(codec_cache_get(ctx, &cc));
+    if (cc->shared)
+        nn_engine_destroy(cc->view.eng);
+    nic_hyper_codec_free(cc->hyper);
+    cc->hyper = NULL;
+    cc->view = *model->hyper;
+    cc->view.eng = NULL;
+    cc->shared = model;
+    /* The fast kernels are an optimization: without an engine the plain ones run. */
+    if (nn_engine_create(ctx, &cc->view.eng) != NIC_OK) {
+        nic_context_clear_error(ctx);
+        cc->view.eng = NULL;
+    }
     return NIC_OK;
 }
 
@@ -106,7 +199,9 @@ static nic_status best_fitting(nic_context *ctx, nic_hyper_codec *c, const nic_h
     /* Sizes grow with the index (the steps shrink): bisection. */
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
-        nic_status st = nic_hyper_encode(ctx, c, lat, mid, ow, oh, &buf, &size);
+        nic_status st = nic_check_abort(ctx, "encode");
+        if (st == NIC_OK)
+            st = nic_hyper_encode(ctx, c, lat, mid, ow, oh, &buf, &size);
         if (st != NIC_OK) {
             free(best);
             return st;
@@ -198,6 +293,9 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
             double best_psnr = -1;
             int worse = 0;
             for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]) && st == NIC_OK; i++) {
+                st = nic_check_abort(ctx, "encode");
+                if (st != NIC_OK)
+                    break;
                 uint32_t w = (uint32_t)floor(img->width * scales[i] + 0.5);
                 uint32_t h = (uint32_t)floor(img->height * scales[i] + 0.5);
                 if (w < 8 || h < 8)

@@ -347,6 +347,9 @@ static nic_status run_chain(nic_context *ctx, nn_engine *eng, unsigned flags, ni
     ww = w;
     for (int i = 0; i < count && st == NIC_OK; i++) {
         int last = i == count - 1;
+        st = nic_check_abort(ctx, "transform");
+        if (st != NIC_OK)
+            break;
         float *dst = last ? out : bufs[i & 1];
         if ((flags & NN_CONV_REFERENCE) && b[i].transposed) {
             /* the decoder's deterministic kernel (same bits everywhere, and faster) */

@@ -570,7 +570,7 @@ nic_status nn_st_read_file(nic_context *ctx, const char *path, nn_st_file *out)
     uint8_t *buf = malloc(cap);
     while (buf) {
         if (n == cap) {
-            if (cap > ((size_t)1 << 40)) {
+            if ((uint64_t)cap > ((uint64_t)1 << 40) || cap > SIZE_MAX / 4) {
                 free(buf);
                 fclose(fp);
                 return NIC_FAIL(ctx, NIC_ERR_LIMIT, "%s: file too large", path);

@@ -69,7 +69,8 @@ nic_status nn_params_add(nic_context *ctx, nn_params *p, const char *name, int n
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nn_params_add: '%s' declared twice", name);
     size_t count = 1;
     for (int d = 0; d < ndim; d++) {
-        if (shape[d] <= 0 || !nic_mul_size(count, (size_t)shape[d], &count) || count > ((size_t)1 << 40))
+        if (shape[d] <= 0 || !nic_mul_size(count, (size_t)shape[d], &count) ||
+            (uint64_t)count > ((uint64_t)1 << 40))
             return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nn_params_add(%s): bad dimension %d = %lld",
                             name, d, (long long)shape[d]);
     }
