@@ -1,0 +1,141 @@
+#include "nn/phase.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int round_up(int v, int m)
+{
+    return (v + m - 1) / m * m;
+}
+
+/* Offsets -1..1 that phase p (0 or 1) of a transposed convolution reads. */
+static int convt_reads(int p, int d)
+{
+    int k = p + 2 - 2 * d;
+    return k >= 0 && k <= 4;
+}
+
+void nn_phase_layout_free(nn_phase_layout *l)
+{
+    free(l->groups);
+    free(l->taps);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Appends a tap; returns its index. */
+static void add_tap(nn_phase_layout *l, int dy, int dx, int c0, int n)
+{
+    nn_iconv_tap *t = &l->taps[l->ntaps++];
+    t->dy = dy;
+    t->dx = dx;
+    t->c0 = c0;
+    t->n = n;
+    t->w_off = 0;
+}
+
+/* The taps of a group that reads the given phase (-1: all nine offsets). */
+static void add_group_taps(nn_phase_layout *l, int phase)
+{
+    for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+            if (l->kind == NN_PHASE_CONVT_S2) {
+                if (phase >= 0 && !(convt_reads(phase / 2, dy) && convt_reads(phase % 2, dx)))
+                    continue;
+                add_tap(l, dy, dx, 0, l->cin_pad / l->unit);
+            } else if (l->kind == NN_PHASE_CONV_S1) {
+                add_tap(l, dy, dx, 0, l->cin_pad / l->unit);
+            } else {
+                /* input phases qy (and qx) with k = 2 d + q + 2 <= 4: both unless d = 1 */
+                int nqy = dy == 1 ? 1 : 2, nqx = dx == 1 ? 1 : 2;
+                for (int qy = 0; qy < nqy; qy++)
+                    add_tap(l, dy, dx, 2 * qy * l->cin_pad, nqx * l->cin_pad / l->unit);
+            }
+        }
+}
+
+nic_status nn_phase_layout_init(nic_context *ctx, nn_phase_layout *l, nn_phase_kind kind,
+                                int c_in, int c_out, int block, int unit, int max_blocks)
+{
+    memset(l, 0, sizeof(*l));
+    if (c_in < 1 || c_out < 1 || block < 1 || unit < 1 || max_blocks < 1)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "phase layout: bad sizes");
+    l->kind = kind;
+    l->c_in = c_in;
+    l->c_out = c_out;
+    l->block = block;
+    l->unit = unit;
+    l->cin_pad = round_up(c_in, unit);
+    l->cin_grid = kind == NN_PHASE_CONV_S2 ? 4 * l->cin_pad : l->cin_pad;
+    /* Transposed: one set of lanes per phase when c_out fills whole blocks (no
+     * wasted multiplies); otherwise the phases share blocks and read all nine
+     * offsets (zero weights where a phase has none). */
+    const int by_phase = kind == NN_PHASE_CONVT_S2 && c_out % block == 0;
+    if (kind == NN_PHASE_CONVT_S2)
+        l->lanes = by_phase ? 4 * c_out : round_up(4 * c_out, block);
+    else
+        l->lanes = round_up(c_out, block);
+    const int sets = by_phase ? 4 : 1;
+    const int blocks_per_set = (by_phase ? c_out : l->lanes) / block;
+    const int groups_per_set = (blocks_per_set + max_blocks - 1) / max_blocks;
+    l->groups = calloc((size_t)sets * groups_per_set, sizeof(*l->groups));
+    l->taps = calloc((size_t)sets * groups_per_set * 18, sizeof(*l->taps));
+    if (!l->groups || !l->taps) {
+        nn_phase_layout_free(l);
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "phase layout: out of memory");
+    }
+    size_t w_off = 0;
+    for (int s = 0; s < sets; s++)
+        for (int k = 0; k < groups_per_set; k++) {
+            nn_phase_group *g = &l->groups[l->ngroups++];
+            int first = k * max_blocks;
+            g->blocks = blocks_per_set - first < max_blocks ? blocks_per_set - first : max_blocks;
+            g->lane0 = s * c_out * by_phase + first * block;
+            g->tap0 = l->ntaps;
+            add_group_taps(l, by_phase ? s : -1);
+            g->ntaps = l->ntaps - g->tap0;
+            for (int t = g->tap0; t < l->ntaps; t++) {
+                l->taps[t].w_off = w_off;
+                w_off += (size_t)l->taps[t].n * g->blocks * block * unit;
+            }
+        }
+    l->w_count = w_off;
+    return NIC_OK;
+}
+
+int nn_phase_lane_channel(const nn_phase_layout *l, int lane)
+{
+    if (l->kind == NN_PHASE_CONVT_S2) {
+        if (lane >= 4 * l->c_out)
+            return -1;
+        return lane % l->c_out;
+    }
+    return lane < l->c_out ? lane : -1;
+}
+
+ptrdiff_t nn_phase_weight_index(const nn_phase_layout *l, int lane, const nn_iconv_tap *tap,
+                                int ch)
+{
+    const int co = l->c_out, ci = l->c_in;
+    if (nn_phase_lane_channel(l, lane) < 0)
+        return -1;
+    switch (l->kind) {
+    case NN_PHASE_CONVT_S2: {
+        int phase = lane / co, oc = lane % co;
+        int ky = phase / 2 + 2 - 2 * tap->dy, kx = phase % 2 + 2 - 2 * tap->dx;
+        if (ch >= ci || ky < 0 || ky > 4 || kx < 0 || kx > 4)
+            return -1;
+        return (((ptrdiff_t)ch * co + oc) * 5 + ky) * 5 + kx;
+    }
+    case NN_PHASE_CONV_S2: {
+        int q = ch / l->cin_pad, ic = ch % l->cin_pad;
+        int ky = 2 * tap->dy + q / 2 + 2, kx = 2 * tap->dx + q % 2 + 2;
+        if (ic >= ci || ky > 4 || kx > 4)
+            return -1;
+        return (((ptrdiff_t)lane * ci + ic) * 5 + ky) * 5 + kx;
+    }
+    default:
+        if (ch >= ci)
+            return -1;
+        return (((ptrdiff_t)lane * ci + ch) * 3 + tap->dy + 1) * 3 + tap->dx + 1;
+    }
+}

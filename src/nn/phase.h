@@ -1,0 +1,75 @@
+/*
+ * Phase decomposition: the codec's stride-2 5x5 convolutions (and their
+ * transposes) as 3x3 stride-1 "tap-list" convolutions on the half-resolution
+ * grid, the form the integer kernels of iconv.h compute.
+ *
+ *  - NN_PHASE_CONVT_S2, ConvTranspose2d(k 5, stride 2, padding 2, output
+ *    padding 1): output pixel (2i + py, 2j + px) reads x(i + dy, j + dx) with
+ *    weight w[ky = py + 2 - 2 dy][kx = px + 2 - 2 dx]; each input pixel
+ *    feeds a 2x2 block of outputs, i.e. 4 "phases" of c_out lanes each. A
+ *    phase reads 3 or 2 offsets per axis (9, 6, 6 or 4 taps), so grouping the
+ *    lanes by phase wastes no multiply.
+ *  - NN_PHASE_CONV_S2, Conv2d(k 5, stride 2, padding 2) on the input stored
+ *    space-to-depth: grid pixel (i, j) holds the 2x2 input block
+ *    (2i + qy, 2j + qx) as 4 x cin_pad channels ((2 qy + qx) cin_pad + c).
+ *    Output (i, j) reads block (i + dy, j + dx), phase (qy, qx), with
+ *    ky = 2 dy + qy + 2: each offset reads only the phases with ky, kx <= 4.
+ *  - NN_PHASE_CONV_S1, Conv2d(k 3, stride 1, padding 1): nine full taps.
+ *
+ * Weights are PyTorch's layouts ([c_in][c_out][k][k] for the transposed
+ * convolution, [c_out][c_in][k][k] otherwise).
+ */
+#ifndef NIC_NN_PHASE_H
+#define NIC_NN_PHASE_H
+
+#include "common/context.h"
+#include "nn/iconv.h"
+
+typedef enum nn_phase_kind {
+    NN_PHASE_CONVT_S2 = 0,
+    NN_PHASE_CONV_S2 = 1,
+    NN_PHASE_CONV_S1 = 2
+} nn_phase_kind;
+
+typedef struct nn_phase_group {
+    int blocks, lane0;
+    int tap0, ntaps; /* into the layout's taps */
+} nn_phase_group;
+
+typedef struct nn_phase_layout {
+    nn_phase_kind kind;
+    int c_in, c_out;
+    int cin_pad;  /* c_in rounded up to the weight unit */
+    int cin_grid; /* channels per pixel of the kernel's input grid */
+    int lanes;    /* accumulator lanes per grid pixel: phase * c_out + oc, or oc */
+    int block;    /* lanes per block: 16 (int16 kernels) or 8 (int32 kernels) */
+    int unit;     /* input channels per weight step: 2 (int16 pairs) or 1 */
+    int ngroups;
+    nn_phase_group *groups;
+    int ntaps;
+    nn_iconv_tap *taps; /* w_off: offset in weight elements (int16 or int64) */
+    size_t w_count;     /* weight elements in all */
+} nn_phase_layout;
+
+/* max_blocks: blocks computed together (3 for the int16 kernels, 4 for int32). */
+nic_status nn_phase_layout_init(nic_context *ctx, nn_phase_layout *l, nn_phase_kind kind,
+                                int c_in, int c_out, int block, int unit, int max_blocks);
+void nn_phase_layout_free(nn_phase_layout *l);
+
+/* Where the layout's weight element (lane, tap, grid input channel ch) is
+ * in the PyTorch weight array, or -1 where it is zero (padding lanes and
+ * channels, offsets a phase does not read). */
+ptrdiff_t nn_phase_weight_index(const nn_phase_layout *l, int lane, const nn_iconv_tap *tap,
+                                int ch);
+/* Output channel of a lane, or -1 for a padding lane. */
+int nn_phase_lane_channel(const nn_phase_layout *l, int lane);
+
+/* Position in the weight array of element (group g, tap t of the layout,
+ * weight step q, lane l of the group, element e < unit). */
+static inline size_t nn_phase_w_index(const nn_phase_layout *l, const nn_phase_group *g,
+                                      const nn_iconv_tap *t, int q, int lane, int e)
+{
+    return t->w_off + ((size_t)q * g->blocks * l->block + (size_t)lane) * l->unit + (size_t)e;
+}
+
+#endif
