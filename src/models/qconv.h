@@ -37,6 +37,10 @@ static inline int64_t nic_q_round_shift(int64_t v, int shift)
 }
 
 int32_t nic_q_from_float(double v);   /* Q16, saturated */
+/* exp(v / 2^16), from IEEE-754 double additions, multiplications and
+ * divisions only (no libm, whose last bits vary between versions), so every
+ * machine computes the same value; relative error < 1e-15. */
+double nic_q_exp(int32_t v_q16);
 int64_t nic_q32_from_float(double v); /* Q32, saturated */
 
 /* Quantizes float weights (layouts as above; b may be NULL = zero). Padding is

@@ -119,6 +119,19 @@ nic_status nn_params_alloc(nic_context *ctx, nn_params *p)
     return NIC_OK;
 }
 
+nic_status nn_params_alloc_values(nic_context *ctx, nn_params *p)
+{
+    if (p->data)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nn_params_alloc: already allocated");
+    size_t bytes;
+    if (!nic_mul_size(p->total, sizeof(float), &bytes))
+        return NIC_FAIL(ctx, NIC_ERR_LIMIT, "nn_params_alloc: %zu floats overflow", p->total);
+    p->data = nn_alloc(bytes);
+    if (!p->data)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "nn_params_alloc: cannot allocate %zu bytes", bytes);
+    return NIC_OK;
+}
+
 void nn_params_zero_grad(nn_params *p)
 {
     if (p->grad)
