@@ -56,13 +56,42 @@ nic_status nn_phase_layout_init(nic_context *ctx, nn_phase_layout *l, nn_phase_k
                                 int c_in, int c_out, int block, int unit, int max_blocks);
 void nn_phase_layout_free(nn_phase_layout *l);
 
+/* Output channel of a lane, or -1 for a padding lane. */
+static inline int nn_phase_lane_channel(const nn_phase_layout *l, int lane)
+{
+    if (l->kind == NN_PHASE_CONVT_S2)
+        return lane < 4 * l->c_out ? lane % l->c_out : -1;
+    return lane < l->c_out ? lane : -1;
+}
+
 /* Where the layout's weight element (lane, tap, grid input channel ch) is
  * in the PyTorch weight array, or -1 where it is zero (padding lanes and
- * channels, offsets a phase does not read). */
-ptrdiff_t nn_phase_weight_index(const nn_phase_layout *l, int lane, const nn_iconv_tap *tap,
-                                int ch);
-/* Output channel of a lane, or -1 for a padding lane. */
-int nn_phase_lane_channel(const nn_phase_layout *l, int lane);
+ * channels, offsets a phase does not read). Inline: the weights of a whole
+ * model go through it when the model is loaded. */
+static inline ptrdiff_t nn_phase_weight_index(const nn_phase_layout *l, int lane,
+                                              const nn_iconv_tap *tap, int ch)
+{
+    const int co = l->c_out, ci = l->c_in;
+    if (nn_phase_lane_channel(l, lane) < 0)
+        return -1;
+    if (l->kind == NN_PHASE_CONVT_S2) {
+        int phase = lane / co, oc = lane % co;
+        int ky = phase / 2 + 2 - 2 * tap->dy, kx = phase % 2 + 2 - 2 * tap->dx;
+        if (ch >= ci || ky < 0 || ky > 4 || kx < 0 || kx > 4)
+            return -1;
+        return (((ptrdiff_t)ch * co + oc) * 5 + ky) * 5 + kx;
+    }
+    if (l->kind == NN_PHASE_CONV_S2) {
+        int q = ch / l->cin_pad, ic = ch % l->cin_pad;
+        int ky = 2 * tap->dy + q / 2 + 2, kx = 2 * tap->dx + q % 2 + 2;
+        if (ic >= ci || ky > 4 || kx > 4)
+            return -1;
+        return (((ptrdiff_t)lane * ci + ic) * 5 + ky) * 5 + kx;
+    }
+    if (ch >= ci)
+        return -1;
+    return (((ptrdiff_t)lane * ci + ch) * 3 + tap->dy + 1) * 3 + tap->dx + 1;
+}
 
 /* Position in the weight array of element (group g, tap t of the layout,
  * weight step q, lane l of the group, element e < unit). */
