@@ -75,26 +75,27 @@ static nic_status declare(nic_context *ctx, const nic_hyper_config *cfg, nic_hyp
     return NIC_OK;
 }
 
-nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
-                                  nic_hyper_model *m)
+static nic_status create(nic_context *ctx, const nic_hyper_config *cfg, nic_hyper_model *m,
+                         int values_only)
 {
     nic_status st = declare(ctx, cfg, m);
     if (st == NIC_OK)
-        st = nn_params_alloc(ctx, &m->params);
+        st = values_only ? nn_params_alloc_values(ctx, &m->params) : nn_params_alloc(ctx, &m->params);
     if (st != NIC_OK)
         nic_hyper_model_free(m);
     return st;
 }
 
+nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
+                                  nic_hyper_model *m)
+{
+    return create(ctx, cfg, m, 0);
+}
+
 nic_status nic_hyper_model_create_values(nic_context *ctx, const nic_hyper_config *cfg,
                                          nic_hyper_model *m)
 {
-    nic_status st = declare(ctx, cfg, m);
-    if (st == NIC_OK)
-        st = nn_params_alloc_values(ctx, &m->params);
-    if (st != NIC_OK)
-        nic_hyper_model_free(m);
-    return st;
+    return create(ctx, cfg, m, 1);
 }
 
 void nic_hyper_model_free(nic_hyper_model *m)

@@ -136,19 +136,6 @@ static void run_head(const nic_qconv *q, const int32_t *x, int h, int w, int32_t
     nic_qconv_forward(&q[2], tmp_b, h2, w2, out, acc);
 }
 
-/* Q16 of a sum in Q32, as nic_qconv_forward finishes it. */
-static int32_t finish(int64_t acc, int relu)
-{
-    int64_t v = nic_q_round_shift(acc, NIC_Q);
-    if (relu && v < 0)
-        v = 0;
-    if (v > INT32_MAX)
-        v = INT32_MAX;
-    if (v < -(int64_t)INT32_MAX)
-        v = -(int64_t)INT32_MAX;
-    return (int32_t)v;
-}
-
 /* One fast layer on a bordered pixel-major grid x ((h + 2) x (w + 2) x c_in):
  * to the next bordered grid, or (out_planes) to [c_out][h_out][w_out]. */
 static void fast_layer_run(const nic_hyper_int_layer *f, nn_isa isa, const int32_t *x, int h,
@@ -172,7 +159,7 @@ static void fast_layer_run(const nic_hyper_int_layer *f, nn_isa isa, const int32
                 int oy = i * up + ph / 2, ox = (j0 + p) * up + ph % 2;
                 const int64_t *a = acc + (ptrdiff_t)p * lanes + ph * co;
                 for (int c = 0; c < co; c++) {
-                    int32_t v = finish(a[c], f->relu);
+                    int32_t v = nic_q_finish(a[c], f->relu);
                     if (out_planes)
                         y[((size_t)c * ho + oy) * wo + ox] = v;
                     else

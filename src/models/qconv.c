@@ -86,18 +86,6 @@ void nic_qconv_out_size(const nic_qconv *q, int h, int w, int *h_out, int *w_out
     }
 }
 
-static int32_t finish(const nic_qconv *q, int64_t acc)
-{
-    int64_t v = nic_q_round_shift(acc, NIC_Q);
-    if (q->relu && v < 0)
-        v = 0;
-    if (v > INT32_MAX)
-        v = INT32_MAX;
-    if (v < -(int64_t)INT32_MAX)
-        v = -(int64_t)INT32_MAX;
-    return (int32_t)v;
-}
-
 void nic_qconv_forward(const nic_qconv *q, const int32_t *x, int h, int w, int32_t *y,
                        int64_t *acc_all)
 {
@@ -152,6 +140,6 @@ void nic_qconv_forward(const nic_qconv *q, const int32_t *x, int h, int w, int32
         }
         int32_t *yp = y + (size_t)oc * out_hw;
         for (size_t i = 0; i < out_hw; i++)
-            yp[i] = finish(q, acc[i]);
+            yp[i] = nic_q_finish(acc[i], q->relu);
     }
 }

@@ -19,21 +19,31 @@ static int16_t rand_i16(nn_rng *r, int extreme)
     return (int16_t)((int)nn_rng_below(r, 2001) - 1000);
 }
 
+/* 1..6 taps at random offsets over random channel ranges of C channels, read
+ * `unit` at a time; each step of a tap has `per_step` weights. */
+static int random_taps(nn_rng *r, int C, int unit, int per_step, nn_iconv_tap *taps,
+                       size_t *w_count)
+{
+    int ntaps = 1 + (int)nn_rng_below(r, 6);
+    *w_count = 0;
+    for (int t = 0; t < ntaps; t++) {
+        taps[t].dy = (int)nn_rng_below(r, 3) - 1;
+        taps[t].dx = (int)nn_rng_below(r, 3) - 1;
+        taps[t].c0 = unit * (int)nn_rng_below(r, (uint64_t)(C / unit));
+        taps[t].n = 1 + (int)nn_rng_below(r, (uint64_t)((C - taps[t].c0) / unit));
+        taps[t].w_off = *w_count;
+        *w_count += (size_t)taps[t].n * per_step;
+    }
+    return ntaps;
+}
+
 /* A random group over a random input: every ISA equals the naive sum (mod 2^32). */
 static void check_iconv16(nn_rng *r, int blocks, int npix, int extreme)
 {
     const int C = 2 * (1 + (int)nn_rng_below(r, 9)), W = npix + 2, H = 3;
     nn_iconv_tap taps[6];
-    int ntaps = 1 + (int)nn_rng_below(r, 6);
-    size_t w_count = 0;
-    for (int t = 0; t < ntaps; t++) {
-        taps[t].dy = (int)nn_rng_below(r, 3) - 1;
-        taps[t].dx = (int)nn_rng_below(r, 3) - 1;
-        taps[t].c0 = 2 * (int)nn_rng_below(r, (uint64_t)C / 2);
-        taps[t].n = 1 + (int)nn_rng_below(r, (uint64_t)(C - taps[t].c0) / 2);
-        taps[t].w_off = w_count;
-        w_count += (size_t)taps[t].n * blocks * 32;
-    }
+    size_t w_count;
+    int ntaps = random_taps(r, C, 2, blocks * 32, taps, &w_count);
     int16_t *w = malloc(w_count * sizeof(int16_t)), *x = malloc((size_t)H * W * C * 2);
     int32_t bias[48], *acc[NN_ISA_COUNT];
     for (size_t i = 0; i < w_count; i++)
@@ -76,16 +86,8 @@ static void check_iconv32(nn_rng *r, int blocks, int npix)
 {
     const int C = 1 + (int)nn_rng_below(r, 12), W = npix + 2, H = 3;
     nn_iconv_tap taps[6];
-    int ntaps = 1 + (int)nn_rng_below(r, 6);
-    size_t w_count = 0;
-    for (int t = 0; t < ntaps; t++) {
-        taps[t].dy = (int)nn_rng_below(r, 3) - 1;
-        taps[t].dx = (int)nn_rng_below(r, 3) - 1;
-        taps[t].c0 = (int)nn_rng_below(r, (uint64_t)C);
-        taps[t].n = 1 + (int)nn_rng_below(r, (uint64_t)(C - taps[t].c0));
-        taps[t].w_off = w_count;
-        w_count += (size_t)taps[t].n * blocks * 8;
-    }
+    size_t w_count;
+    int ntaps = random_taps(r, C, 1, blocks * 8, taps, &w_count);
     int64_t *w = malloc(w_count * sizeof(int64_t)), bias[32], *acc[NN_ISA_COUNT];
     int32_t *x = malloc((size_t)H * W * C * sizeof(int32_t));
     for (size_t i = 0; i < w_count; i++)
