@@ -6,6 +6,7 @@
  * model on a few Kodak images.
  *
  *   bench_codec [--image PNG] [--data DIR] [--reps N] [--psnr-images N] [--no-large]
+ *               [--no-speed]
  *
  * Each (picture, threads, encode|decode) runs in its own child process, so
  * "peak RSS" is that of one encode or decode (model, input and output
@@ -284,7 +285,7 @@ static void quality_table(const char *data, int images)
 int main(int argc, char **argv)
 {
     const char *image = "../shared/data/kodak/kodim23.png", *data = "../shared/data/kodak";
-    int reps = 5, psnr_images = 4, large = 1;
+    int reps = 5, psnr_images = 4, large = 1, speed = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--image") == 0 && i + 1 < argc)
             image = argv[++i];
@@ -296,10 +297,12 @@ int main(int argc, char **argv)
             psnr_images = atoi(argv[++i]);
         else if (strcmp(argv[i], "--no-large") == 0)
             large = 0;
+        else if (strcmp(argv[i], "--no-speed") == 0)
+            speed = 0;
         else {
             fprintf(stderr,
                     "usage: bench_codec [--image PNG] [--data DIR] [--reps N] [--psnr-images N] "
-                    "[--no-large]\n");
+                    "[--no-large] [--no-speed]\n");
             return 2;
         }
     }
@@ -311,7 +314,8 @@ int main(int argc, char **argv)
     printf("bench_codec: %s, quality 50, kernels %s, best of %d runs (12 MP: %d)\n", image,
            nn_isa_name(nn_isa_best()), reps, (reps + 2) / 3);
     print_load("before");
-    speed_table(image, reps, large);
+    if (speed)
+        speed_table(image, reps, large);
     if (psnr_images > 0)
         quality_table(data, psnr_images);
     print_load("after");

@@ -30,7 +30,7 @@ static nic_status fast_layer_create(nic_context *ctx, const nic_qconv *q, nic_hy
     else
         return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "integer heads: %dx%d stride %d layers",
                         q->k, q->k, q->stride);
-    NIC_TRY(nn_phase_layout_init(ctx, &f->pl, kind, q->c_in, q->c_out, 8, 1, 4));
+    NIC_TRY(nn_phase_layout_init(ctx, &f->pl, kind, q->c_in, q->c_out, 8, 1, 4, 0));
     const nn_phase_layout *pl = &f->pl;
     f->relu = q->relu;
     f->groups = calloc((size_t)pl->ngroups, sizeof(*f->groups));

@@ -68,7 +68,7 @@ static nic_status quantize_layer(nic_context *ctx, nic_int_layer *L, const float
             if (lane_oc[lane] != oc)
                 continue;
             double room = SUM_LIMIT - 1.5 - 16383.5 * count[lane];
-            double need = fabs((double)b[oc]) + 32767.0 * l1[lane];
+            double need = (lane < pl->split_lanes ? fabs((double)b[oc]) : 0) + 32767.0 * l1[lane];
             if (need > 0 && room / need < lim)
                 lim = room / need;
         }
@@ -97,8 +97,8 @@ static nic_status quantize_layer(nic_context *ctx, nic_int_layer *L, const float
             l1q[lane] += (uint64_t)fabs(v);
         }
         for (int lane = 0; lane < lanes; lane++) {
-            int oc = lane_oc[lane];
-            double bq = oc >= 0 ? nearbyint((double)b[oc] * pow2[oc]) : 0;
+            int oc = lane_oc[lane]; /* the bias goes into the first split's sum */
+            double bq = oc >= 0 && lane < pl->split_lanes ? nearbyint((double)b[oc] * pow2[oc]) : 0;
             if (fabs(bq) + 32767.0 * (double)l1q[lane] > SUM_LIMIT) {
                 bad = 1;
                 maxabs[oc] = 1;
@@ -152,7 +152,7 @@ void nic_int_transform_free(nic_int_transform *t)
 
 static nic_status layer_create(nic_context *ctx, const nic_hyper_model *m,
                                const nic_conv_block *cb, const nic_gdn_block *gb, int gdn,
-                               double unit, nic_int_layer *L)
+                               double unit, int split, nic_int_layer *L)
 {
     const nn_params *p = &m->params;
     if (cb->k != 5 || cb->stride != 2)
@@ -160,7 +160,7 @@ static nic_status layer_create(nic_context *ctx, const nic_hyper_model *m,
                         "integer transform: %dx%d stride %d layers are not supported", cb->k,
                         cb->k, cb->stride);
     NIC_TRY(nn_phase_layout_init(ctx, &L->pl, cb->transposed ? NN_PHASE_CONVT_S2 : NN_PHASE_CONV_S2,
-                                 cb->c_in, cb->c_out, 16, 2, 3));
+                                 cb->c_in, cb->c_out, 16, 2, 3, split));
     const int co = cb->c_out;
     L->groups = calloc((size_t)L->pl.ngroups, sizeof(*L->groups));
     L->w = nn_alloc(L->pl.w_count * sizeof(int16_t));
@@ -214,8 +214,9 @@ nic_status nic_int_transform_create(nic_context *ctx, const nic_hyper_model *m, 
         double unit = ldexp(1.0, -NIC_INT_ACT_Q);
         if (i == 0)
             unit = synthesis ? ldexp(1.0, -NIC_INT_YHAT_Q) : 1.0 / (255.0 * NIC_INT_PIXEL_MUL);
+        /* The last layer's sums go to float outputs: split them (see the header). */
         st = layer_create(ctx, m, &cb[i], i < 3 ? &gb[i] : NULL, i < 3 ? (synthesis ? 2 : 1) : 0,
-                          unit, &t->layer[i]);
+                          unit, i == 3 ? NIC_INT_LAST_SPLIT : 0, &t->layer[i]);
     }
     if (st != NIC_OK)
         nic_int_transform_free(t);
@@ -287,12 +288,22 @@ static void win_append(window *w, int hi, int dry)
     }
 }
 
+/* The value of lane `lane` (of the first split) at pixel p: the partial sums
+ * of every split added exactly, then one conversion. */
+static float last_value(const nic_int_layer *L, const int32_t *acc, int p, int lane, int c)
+{
+    const int32_t *a = acc + (ptrdiff_t)p * L->pl.lanes + lane;
+    int64_t sum = 0;
+    for (int s = 0; s < L->pl.splits; s++)
+        sum += a[s * L->pl.split_lanes];
+    return (float)sum * L->scale[c];
+}
+
 /* The picture from the last synthesis layer: 4 phases x 3 channels per grid
- * pixel; the same float steps as every other nic decoder of this model. */
+ * pixel; the same float steps as the float model's decoder. */
 static void put_pixels(const nic_int_layer *L, const int32_t *acc, int i, int j0, int n,
                        nic_image *img)
 {
-    const int lanes = L->pl.lanes;
     for (int p = 0; p < n; p++)
         for (int ph = 0; ph < 4; ph++) {
             uint32_t yy = (uint32_t)(2 * i + ph / 2), xx = (uint32_t)(2 * (j0 + p) + ph % 2);
@@ -300,7 +311,7 @@ static void put_pixels(const nic_int_layer *L, const int32_t *acc, int i, int j0
                 continue;
             float rgb[3];
             for (int c = 0; c < 3; c++) {
-                float v = (float)acc[(ptrdiff_t)p * lanes + ph * 3 + c] * L->scale[c] * 255.0f;
+                float v = last_value(L, acc, p, ph * 3 + c, c) * 255.0f;
                 rgb[c] = v < 0 ? 0 : (v > 255 ? 255 : v);
             }
             uint8_t *px = img->data + ((size_t)yy * img->width + xx) * img->channels;
@@ -333,8 +344,7 @@ static void tile(const run *r, int l, int i, int j0, int n, int32_t *acc, float 
             const size_t plane = (size_t)in->h * in->w;
             for (int p = 0; p < n; p++)
                 for (int c = 0; c < co; c++)
-                    r->y[c * plane + (size_t)i * in->w + j0 + p] =
-                        (float)acc[(ptrdiff_t)p * lanes + c] * L->scale[c];
+                    r->y[c * plane + (size_t)i * in->w + j0 + p] = last_value(L, acc, p, c, c);
         }
     } else if (L->pl.kind == NN_PHASE_CONVT_S2) {
         const window *next = &r->win[l + 1];

@@ -41,7 +41,11 @@ typedef struct nn_phase_layout {
     int c_in, c_out;
     int cin_pad;  /* c_in rounded up to the weight unit */
     int cin_grid; /* channels per pixel of the kernel's input grid */
-    int lanes;    /* accumulator lanes per grid pixel: phase * c_out + oc, or oc */
+    /* Accumulator lanes per grid pixel: split * split_lanes + (phase * c_out + oc,
+     * or oc). With splits, each run of `split` input channels is summed in its
+     * own lanes (the caller adds them), so each partial sum has its own, smaller
+     * worst case: more weight precision for the same int32 range. */
+    int lanes, split_lanes, split, splits;
     int block;    /* lanes per block: 16 (int16 kernels) or 8 (int32 kernels) */
     int unit;     /* input channels per weight step: 2 (int16 pairs) or 1 */
     int ngroups;
@@ -51,14 +55,17 @@ typedef struct nn_phase_layout {
     size_t w_count;     /* weight elements in all */
 } nn_phase_layout;
 
-/* max_blocks: blocks computed together (3 for the int16 kernels, 4 for int32). */
+/* max_blocks: blocks computed together (3 for the int16 kernels, 4 for int32);
+ * split: input channels per partial sum (a multiple of unit; 0 = all). */
 nic_status nn_phase_layout_init(nic_context *ctx, nn_phase_layout *l, nn_phase_kind kind,
-                                int c_in, int c_out, int block, int unit, int max_blocks);
+                                int c_in, int c_out, int block, int unit, int max_blocks,
+                                int split);
 void nn_phase_layout_free(nn_phase_layout *l);
 
 /* Output channel of a lane, or -1 for a padding lane. */
 static inline int nn_phase_lane_channel(const nn_phase_layout *l, int lane)
 {
+    lane %= l->split_lanes;
     if (l->kind == NN_PHASE_CONVT_S2)
         return lane < 4 * l->c_out ? lane % l->c_out : -1;
     return lane < l->c_out ? lane : -1;
@@ -74,6 +81,7 @@ static inline ptrdiff_t nn_phase_weight_index(const nn_phase_layout *l, int lane
     const int co = l->c_out, ci = l->c_in;
     if (nn_phase_lane_channel(l, lane) < 0)
         return -1;
+    lane %= l->split_lanes;
     if (l->kind == NN_PHASE_CONVT_S2) {
         int phase = lane / co, oc = lane % co;
         int ky = phase / 2 + 2 - 2 * tap->dy, kx = phase % 2 + 2 - 2 * tap->dx;

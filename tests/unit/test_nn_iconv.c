@@ -173,13 +173,13 @@ static void check_gdn(nn_rng *r, int c, int npix, int inverse, float mul)
     free(scratch);
 }
 
-/* The layout's taps and weights, summed in double, equal the reference
- * convolution. */
+/* The layout's taps and weights, summed in double over every lane of an
+ * output (one per split), equal the reference convolution. */
 static void check_phase(nic_context *ctx, nn_rng *r, nn_phase_kind kind, int ci, int co, int block,
-                        int unit)
+                        int unit, int split)
 {
     nn_phase_layout l;
-    CHECK_STATUS(nn_phase_layout_init(ctx, &l, kind, ci, co, block, unit, 3), NIC_OK);
+    CHECK_STATUS(nn_phase_layout_init(ctx, &l, kind, ci, co, block, unit, 3, split), NIC_OK);
     const int h = 3 + (int)nn_rng_below(r, 3), w = 2 + (int)nn_rng_below(r, 4); /* grid */
     const int k = kind == NN_PHASE_CONV_S1 ? 3 : 5;
     nn_conv_desc d;
@@ -191,7 +191,9 @@ static void check_phase(nic_context *ctx, nn_rng *r, nn_phase_kind kind, int ci,
                           k / 2, 1);
     size_t nx = (size_t)ci * in_h * in_w, nw = (size_t)ci * co * k * k;
     int oh = kind == NN_PHASE_CONVT_S2 ? 2 * h : h, ow = kind == NN_PHASE_CONVT_S2 ? 2 * w : w;
-    float *x = malloc(nx * 4), *wt = malloc(nw * 4), *ref = malloc((size_t)co * oh * ow * 4);
+    size_t ny = (size_t)co * oh * ow;
+    float *x = malloc(nx * 4), *wt = malloc(nw * 4), *ref = malloc(ny * 4);
+    double *out = calloc(ny, sizeof(double));
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)nn_rng_normal(r);
     for (size_t i = 0; i < nw; i++)
@@ -200,8 +202,7 @@ static void check_phase(nic_context *ctx, nn_rng *r, nn_phase_kind kind, int ci,
         nn_conv_transpose_ref_forward(&d, x, wt, NULL, ref);
     else
         nn_conv2d_ref_forward(&d, x, wt, NULL, ref);
-    /* grid value of input channel ch at grid pixel (i, j) (zero outside) */
-    double err = 0;
+    double pad_err = 0;
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++)
             for (int gi = 0; gi < l.ngroups; gi++) {
@@ -229,23 +230,29 @@ static void check_phase(nic_context *ctx, nn_rng *r, nn_phase_kind kind, int ci,
                         }
                     }
                     if (oc < 0) {
-                        err = fmax(err, fabs(s));
+                        pad_err = fmax(pad_err, fabs(s));
                         continue;
                     }
                     int oy = i, ox = j;
                     if (kind == NN_PHASE_CONVT_S2) {
-                        int ph = lane / co;
+                        int ph = lane % l.split_lanes / co;
                         oy = 2 * i + ph / 2;
                         ox = 2 * j + ph % 2;
                     }
-                    err = fmax(err, fabs(s - ref[((size_t)oc * oh + oy) * ow + ox]));
+                    out[((size_t)oc * oh + oy) * ow + ox] += s;
                 }
             }
-    CHECK_MSG(err < 1e-4, "phase kind %d ci %d co %d block %d: off the reference by %g", kind, ci,
-              co, block, err);
+    double err = 0;
+    for (size_t i = 0; i < ny; i++)
+        err = fmax(err, fabs(out[i] - ref[i]));
+    CHECK_MSG(err < 1e-4 && pad_err == 0,
+              "phase kind %d ci %d co %d block %d split %d: off the reference by %g (%g)", kind,
+              ci, co, block, split, err, pad_err);
+    CHECK(l.lanes == l.splits * l.split_lanes && (split == 0 || l.splits * split >= l.cin_pad));
     free(x);
     free(wt);
     free(ref);
+    free(out);
     nn_phase_layout_free(&l);
 }
 
@@ -296,14 +303,16 @@ int main(void)
 
     for (int unit = 1; unit <= 2; unit++) {
         int block = unit == 2 ? 16 : 8;
-        check_phase(ctx, &r, NN_PHASE_CONVT_S2, 5, block, block, unit); /* lanes by phase */
-        check_phase(ctx, &r, NN_PHASE_CONVT_S2, 4, 2 * block, block, unit);
-        check_phase(ctx, &r, NN_PHASE_CONVT_S2, 3, 3, block, unit); /* phases share blocks */
-        check_phase(ctx, &r, NN_PHASE_CONVT_S2, 6, 5, block, unit);
-        check_phase(ctx, &r, NN_PHASE_CONV_S2, 3, 5, block, unit);
-        check_phase(ctx, &r, NN_PHASE_CONV_S2, 4, block + 3, block, unit);
-        check_phase(ctx, &r, NN_PHASE_CONV_S1, 3, 7, block, unit);
-        check_phase(ctx, &r, NN_PHASE_CONV_S1, 6, 2 * block, block, unit);
+        for (int split = 0; split <= 2 * unit; split += 2 * unit) { /* 0: one sum; else 2 or 4 */
+            check_phase(ctx, &r, NN_PHASE_CONVT_S2, 5, block, block, unit, split); /* by phase */
+            check_phase(ctx, &r, NN_PHASE_CONVT_S2, 4, 2 * block, block, unit, split);
+            check_phase(ctx, &r, NN_PHASE_CONVT_S2, 3, 3, block, unit, split); /* shared blocks */
+            check_phase(ctx, &r, NN_PHASE_CONVT_S2, 6, 5, block, unit, split);
+            check_phase(ctx, &r, NN_PHASE_CONV_S2, 3, 5, block, unit, split);
+            check_phase(ctx, &r, NN_PHASE_CONV_S2, 7, block + 3, block, unit, split);
+            check_phase(ctx, &r, NN_PHASE_CONV_S1, 3, 7, block, unit, split);
+            check_phase(ctx, &r, NN_PHASE_CONV_S1, 6, 2 * block, block, unit, split);
+        }
     }
     nic_context_destroy(ctx);
     return test_finish("test_nn_iconv");
