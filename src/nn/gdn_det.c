@@ -34,144 +34,118 @@ static void gdn_c(int inverse, int c, int npix, const int32_t *acc, ptrdiff_t as
 
 #ifdef NN_HAVE_X86
 
-#define DEF_GDN_512(P, IB)                                                                    \
-    static T_AVX512 void gdn512_##P##_##IB(int inverse, int c, const float *v, const float *sq, \
-                                           const float *beta, const float *gt, float out_mul, \
-                                           int i0, int16_t *out, ptrdiff_t os)                \
+/* The AVX-512 and AVX2 versions are one template over the vector width W
+ * (512: 16 floats, 256: 8 floats). */
+#define VF_512 __m512
+#define VLEN_512 16
+#define TARGET_512 T_AVX512
+#define LOAD_512(p) _mm512_loadu_ps(p)
+#define STORE_512(p, v) _mm512_storeu_ps(p, v)
+#define SET1_512(x) _mm512_set1_ps(x)
+#define FMA_512(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define MUL_512(a, b) _mm512_mul_ps(a, b)
+#define DIV_512(a, b) _mm512_div_ps(a, b)
+#define SQRT_512(a) _mm512_sqrt_ps(a)
+#define CLAMP_512(a, lo, hi) _mm512_max_ps(_mm512_min_ps(a, hi), lo)
+#define FROM_I32_512(p) _mm512_cvtepi32_ps(_mm512_loadu_si512(p))
+#define STORE_I16_512(p, v)                                                                   \
+    _mm256_storeu_si256((__m256i *)(p), _mm512_cvtsepi32_epi16(_mm512_cvtps_epi32(v)))
+
+#define VF_256 __m256
+#define VLEN_256 8
+#define TARGET_256 T_AVX2
+#define LOAD_256(p) _mm256_loadu_ps(p)
+#define STORE_256(p, v) _mm256_storeu_ps(p, v)
+#define SET1_256(x) _mm256_set1_ps(x)
+#define FMA_256(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define MUL_256(a, b) _mm256_mul_ps(a, b)
+#define DIV_256(a, b) _mm256_div_ps(a, b)
+#define SQRT_256(a) _mm256_sqrt_ps(a)
+#define CLAMP_256(a, lo, hi) _mm256_max_ps(_mm256_min_ps(a, hi), lo)
+#define FROM_I32_256(p) _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define STORE_I16_256(p, v) store_i16_256(p, v)
+
+static inline T_AVX2 void store_i16_256(int16_t *p, __m256 v)
+{
+    __m256i q = _mm256_cvtps_epi32(v);
+    _mm_storeu_si128((__m128i *)p,
+                     _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)));
+}
+
+/* P pixels x IB vectors of output channels from i0: norms in registers while
+ * j runs over the input channels. */
+#define DEF_GDN(W, P, IB)                                                                     \
+    static TARGET_##W void gdn##W##_##P##_##IB(int inverse, int c, const float *v,            \
+                                               const float *sq, const float *beta,            \
+                                               const float *gt, float out_mul, int i0,        \
+                                               int16_t *out, ptrdiff_t os)                    \
     {                                                                                         \
-        __m512 n[P][IB];                                                                      \
+        const int L = VLEN_##W;                                                               \
+        VF_##W n[P][IB];                                                                      \
         _Pragma("GCC unroll 4") for (int b = 0; b < IB; b++)                                  \
         {                                                                                     \
-            __m512 bb = _mm512_loadu_ps(beta + i0 + 16 * b);                                  \
+            VF_##W bb = LOAD_##W(beta + i0 + L * b);                                          \
             _Pragma("GCC unroll 4") for (int p = 0; p < P; p++) n[p][b] = bb;                 \
         }                                                                                     \
         for (int j = 0; j < c; j++) {                                                         \
-            __m512 g[IB];                                                                     \
+            VF_##W g[IB];                                                                     \
             _Pragma("GCC unroll 4") for (int b = 0; b < IB; b++) g[b] =                       \
-                _mm512_loadu_ps(gt + (size_t)j * c + i0 + 16 * b);                            \
+                LOAD_##W(gt + (size_t)j * c + i0 + L * b);                                    \
             _Pragma("GCC unroll 4") for (int p = 0; p < P; p++)                               \
             {                                                                                 \
-                __m512 s = _mm512_set1_ps(sq[(size_t)p * c + j]);                             \
+                VF_##W s = SET1_##W(sq[(size_t)p * c + j]);                                   \
                 _Pragma("GCC unroll 4") for (int b = 0; b < IB; b++) n[p][b] =                \
-                    _mm512_fmadd_ps(g[b], s, n[p][b]);                                        \
+                    FMA_##W(g[b], s, n[p][b]);                                                \
             }                                                                                 \
         }                                                                                     \
-        const __m512 lo = _mm512_set1_ps(-32767.0f), hi = _mm512_set1_ps(32767.0f);           \
-        const __m512 mul = _mm512_set1_ps(out_mul);                                           \
+        const VF_##W lo = SET1_##W(-32767.0f), hi = SET1_##W(32767.0f), mul = SET1_##W(out_mul); \
         _Pragma("GCC unroll 4") for (int p = 0; p < P; p++)                                   \
             _Pragma("GCC unroll 4") for (int b = 0; b < IB; b++)                              \
         {                                                                                     \
-            __m512 a = _mm512_loadu_ps(v + (size_t)p * c + i0 + 16 * b);                      \
-            __m512 r = _mm512_sqrt_ps(n[p][b]);                                               \
-            __m512 u = inverse ? _mm512_mul_ps(a, r) : _mm512_div_ps(a, r);                   \
-            u = _mm512_max_ps(_mm512_min_ps(_mm512_mul_ps(u, mul), hi), lo);                  \
-            _mm256_storeu_si256((__m256i *)(out + p * os + i0 + 16 * b),                      \
-                                _mm512_cvtsepi32_epi16(_mm512_cvtps_epi32(u)));               \
+            VF_##W a = LOAD_##W(v + (size_t)p * c + i0 + L * b);                              \
+            VF_##W r = SQRT_##W(n[p][b]);                                                     \
+            VF_##W u = inverse ? MUL_##W(a, r) : DIV_##W(a, r);                               \
+            STORE_I16_##W(out + p * os + i0 + L * b, CLAMP_##W(MUL_##W(u, mul), lo, hi));     \
         }                                                                                     \
     }
 
-DEF_GDN_512(4, 3)
-DEF_GDN_512(1, 1)
-
-static T_AVX512 void gdn_avx512(int inverse, int c, int npix, const int32_t *acc, ptrdiff_t as,
-                                const float *scale, const float *beta, const float *gt,
-                                float out_mul, int16_t *out, ptrdiff_t os, float *scratch)
-{
-    float *v = scratch, *sq = scratch + (size_t)npix * c;
-    for (int p = 0; p < npix; p++)
-        for (int i = 0; i < c; i += 16) {
-            __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(acc + p * as + i)),
-                                     _mm512_loadu_ps(scale + i));
-            _mm512_storeu_ps(v + (size_t)p * c + i, a);
-            _mm512_storeu_ps(sq + (size_t)p * c + i, _mm512_mul_ps(a, a));
-        }
-    int p = 0;
-    for (; p + 4 <= npix; p += 4) {
-        int i = 0;
-        for (; i + 48 <= c; i += 48)
-            gdn512_4_3(inverse, c, v + (size_t)p * c, sq + (size_t)p * c, beta, gt, out_mul, i,
-                       out + p * os, os);
-        for (; i < c; i += 16)
-            for (int k = 0; k < 4; k++)
-                gdn512_1_1(inverse, c, v + (size_t)(p + k) * c, sq + (size_t)(p + k) * c, beta, gt,
-                           out_mul, i, out + (p + k) * os, os);
-    }
-    for (; p < npix; p++)
-        for (int i = 0; i < c; i += 16)
-            gdn512_1_1(inverse, c, v + (size_t)p * c, sq + (size_t)p * c, beta, gt, out_mul, i,
-                       out + p * os, os);
-}
-
-#define DEF_GDN_256(P, IB)                                                                    \
-    static T_AVX2 void gdn256_##P##_##IB(int inverse, int c, const float *v, const float *sq,  \
-                                         const float *beta, const float *gt, float out_mul,   \
-                                         int i0, int16_t *out, ptrdiff_t os)                  \
+/* v and v^2 of every pixel, then 4 pixels x IBF vectors at a time. */
+#define DEF_GDN_ROWS(W, IBF)                                                                  \
+    DEF_GDN(W, 4, IBF)                                                                        \
+    DEF_GDN(W, 1, 1)                                                                          \
+    static TARGET_##W void gdn_##W(int inverse, int c, int npix, const int32_t *acc,           \
+                                   ptrdiff_t as, const float *scale, const float *beta,       \
+                                   const float *gt, float out_mul, int16_t *out, ptrdiff_t os, \
+                                   float *scratch)                                            \
     {                                                                                         \
-        __m256 n[P][IB];                                                                      \
-        _Pragma("GCC unroll 4") for (int b = 0; b < IB; b++)                                  \
-        {                                                                                     \
-            __m256 bb = _mm256_loadu_ps(beta + i0 + 8 * b);                                   \
-            _Pragma("GCC unroll 4") for (int p = 0; p < P; p++) n[p][b] = bb;                 \
-        }                                                                                     \
-        for (int j = 0; j < c; j++) {                                                         \
-            __m256 g[IB];                                                                     \
-            _Pragma("GCC unroll 4") for (int b = 0; b < IB; b++) g[b] =                       \
-                _mm256_loadu_ps(gt + (size_t)j * c + i0 + 8 * b);                             \
-            _Pragma("GCC unroll 4") for (int p = 0; p < P; p++)                               \
-            {                                                                                 \
-                __m256 s = _mm256_set1_ps(sq[(size_t)p * c + j]);                             \
-                _Pragma("GCC unroll 4") for (int b = 0; b < IB; b++) n[p][b] =                \
-                    _mm256_fmadd_ps(g[b], s, n[p][b]);                                        \
+        const int L = VLEN_##W;                                                               \
+        float *v = scratch, *sq = scratch + (size_t)npix * c;                                 \
+        for (int p = 0; p < npix; p++)                                                        \
+            for (int i = 0; i < c; i += L) {                                                  \
+                VF_##W a = MUL_##W(FROM_I32_##W(acc + p * as + i), LOAD_##W(scale + i));      \
+                STORE_##W(v + (size_t)p * c + i, a);                                          \
+                STORE_##W(sq + (size_t)p * c + i, MUL_##W(a, a));                             \
             }                                                                                 \
+        int p = 0;                                                                            \
+        for (; p + 4 <= npix; p += 4) {                                                       \
+            int i = 0;                                                                        \
+            for (; i + IBF * L <= c; i += IBF * L)                                            \
+                gdn##W##_4_##IBF(inverse, c, v + (size_t)p * c, sq + (size_t)p * c, beta, gt, \
+                                 out_mul, i, out + p * os, os);                               \
+            for (; i < c; i += L)                                                             \
+                for (int k = 0; k < 4; k++)                                                   \
+                    gdn##W##_1_1(inverse, c, v + (size_t)(p + k) * c,                         \
+                                 sq + (size_t)(p + k) * c, beta, gt, out_mul, i,              \
+                                 out + (p + k) * os, os);                                     \
         }                                                                                     \
-        const __m256 lo = _mm256_set1_ps(-32767.0f), hi = _mm256_set1_ps(32767.0f);           \
-        const __m256 mul = _mm256_set1_ps(out_mul);                                           \
-        _Pragma("GCC unroll 4") for (int p = 0; p < P; p++)                                   \
-            _Pragma("GCC unroll 4") for (int b = 0; b < IB; b++)                              \
-        {                                                                                     \
-            __m256 a = _mm256_loadu_ps(v + (size_t)p * c + i0 + 8 * b);                       \
-            __m256 r = _mm256_sqrt_ps(n[p][b]);                                               \
-            __m256 u = inverse ? _mm256_mul_ps(a, r) : _mm256_div_ps(a, r);                   \
-            u = _mm256_max_ps(_mm256_min_ps(_mm256_mul_ps(u, mul), hi), lo);                  \
-            __m256i q = _mm256_cvtps_epi32(u);                                                \
-            __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(q),                       \
-                                             _mm256_extracti128_si256(q, 1));                 \
-            _mm_storeu_si128((__m128i *)(out + p * os + i0 + 8 * b), packed);                 \
-        }                                                                                     \
+        for (; p < npix; p++)                                                                 \
+            for (int i = 0; i < c; i += L)                                                    \
+                gdn##W##_1_1(inverse, c, v + (size_t)p * c, sq + (size_t)p * c, beta, gt,    \
+                             out_mul, i, out + p * os, os);                                   \
     }
 
-DEF_GDN_256(4, 2)
-DEF_GDN_256(1, 1)
-
-static T_AVX2 void gdn_avx2(int inverse, int c, int npix, const int32_t *acc, ptrdiff_t as,
-                            const float *scale, const float *beta, const float *gt, float out_mul,
-                            int16_t *out, ptrdiff_t os, float *scratch)
-{
-    float *v = scratch, *sq = scratch + (size_t)npix * c;
-    for (int p = 0; p < npix; p++)
-        for (int i = 0; i < c; i += 8) {
-            __m256 a = _mm256_mul_ps(
-                _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + p * as + i))),
-                _mm256_loadu_ps(scale + i));
-            _mm256_storeu_ps(v + (size_t)p * c + i, a);
-            _mm256_storeu_ps(sq + (size_t)p * c + i, _mm256_mul_ps(a, a));
-        }
-    int p = 0;
-    for (; p + 4 <= npix; p += 4) {
-        int i = 0;
-        for (; i + 16 <= c; i += 16)
-            gdn256_4_2(inverse, c, v + (size_t)p * c, sq + (size_t)p * c, beta, gt, out_mul, i,
-                       out + p * os, os);
-        for (; i < c; i += 8)
-            for (int k = 0; k < 4; k++)
-                gdn256_1_1(inverse, c, v + (size_t)(p + k) * c, sq + (size_t)(p + k) * c, beta, gt,
-                           out_mul, i, out + (p + k) * os, os);
-    }
-    for (; p < npix; p++)
-        for (int i = 0; i < c; i += 8)
-            gdn256_1_1(inverse, c, v + (size_t)p * c, sq + (size_t)p * c, beta, gt, out_mul, i,
-                       out + p * os, os);
-}
+DEF_GDN_ROWS(512, 3)
+DEF_GDN_ROWS(256, 2)
 
 #endif /* NN_HAVE_X86 */
 
@@ -182,13 +156,13 @@ void nn_gdn_det_rows(nn_isa isa, int inverse, int c, int npix, const int32_t *ac
 {
 #ifdef NN_HAVE_X86
     if (isa == NN_ISA_AVX512 && c % 16 == 0) {
-        gdn_avx512(inverse, c, npix, acc, acc_stride, scale, beta, gamma_t, out_mul, out,
-                   out_stride, scratch);
+        gdn_512(inverse, c, npix, acc, acc_stride, scale, beta, gamma_t, out_mul, out, out_stride,
+                scratch);
         return;
     }
     if (isa >= NN_ISA_AVX2 && c % 8 == 0) {
-        gdn_avx2(inverse, c, npix, acc, acc_stride, scale, beta, gamma_t, out_mul, out, out_stride,
-                 scratch);
+        gdn_256(inverse, c, npix, acc, acc_stride, scale, beta, gamma_t, out_mul, out, out_stride,
+                scratch);
         return;
     }
 #endif
