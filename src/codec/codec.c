@@ -230,7 +230,7 @@ static double psnr_of(nic_context *ctx, const nic_image *a, const nic_image *b)
     return q.psnr_rgb;
 }
 
-/* Decodes (fast kernels) and scales back to the original to measure quality. */
+/* Decodes (as nic_decode would) and scales back to the original to measure quality. */
 static double quality_after_decode(nic_context *ctx, nic_hyper_codec *c, const uint8_t *file,
                                    size_t size, const nic_image *original)
 {
@@ -238,7 +238,7 @@ static double quality_after_decode(nic_context *ctx, nic_hyper_codec *c, const u
     nic_image dec = {0}, up = {0};
     double psnr = -1;
     if (nic_container_parse(ctx, file, size, "candidate", 0, &f) == NIC_OK &&
-        nic_hyper_decode(ctx, c, &f, "candidate", 1, &dec) == NIC_OK &&
+        nic_hyper_decode(ctx, c, &f, "candidate", &dec) == NIC_OK &&
         nic_image_resize(ctx, &dec, original->width, original->height, &up) == NIC_OK)
         psnr = psnr_of(ctx, original, &up);
     nic_image_free(&dec);
@@ -371,7 +371,7 @@ nic_status nic_decode(nic_context *ctx, const void *data, size_t size, const cha
                         name, f.model_id);
     NIC_TRY(nic_codec_get_hyper(ctx, &c));
     nic_image coded;
-    NIC_TRY(nic_hyper_decode(ctx, c, &f, name, 0, &coded));
+    NIC_TRY(nic_hyper_decode(ctx, c, &f, name, &coded));
     uint32_t ow = f.original_width ? f.original_width : f.width;
     uint32_t oh = f.original_height ? f.original_height : f.height;
     if (ow == coded.width && oh == coded.height) {

@@ -22,8 +22,7 @@ double nic_hyper_lambda(double t)
     return exp(log(NIC_HYPER_LAMBDA_MIN) + t * (log(NIC_HYPER_LAMBDA_MAX) - log(NIC_HYPER_LAMBDA_MIN)));
 }
 
-nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
-                                  nic_hyper_model *m)
+static nic_status declare(nic_context *ctx, const nic_hyper_config *cfg, nic_hyper_model *m)
 {
     memset(m, 0, sizeof(*m));
     m->cfg = *cfg;
@@ -73,7 +72,30 @@ nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
     nic_fp_layout_get(&l);
     int64_t ps[2] = {nz, (int64_t)l.count};
     NIC_TRY(nn_params_add(ctx, p, "z_prior", 2, ps, 0, &m->prior));
-    return nn_params_alloc(ctx, p);
+    return NIC_OK;
+}
+
+static nic_status create(nic_context *ctx, const nic_hyper_config *cfg, nic_hyper_model *m,
+                         int values_only)
+{
+    nic_status st = declare(ctx, cfg, m);
+    if (st == NIC_OK)
+        st = values_only ? nn_params_alloc_values(ctx, &m->params) : nn_params_alloc(ctx, &m->params);
+    if (st != NIC_OK)
+        nic_hyper_model_free(m);
+    return st;
+}
+
+nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
+                                  nic_hyper_model *m)
+{
+    return create(ctx, cfg, m, 0);
+}
+
+nic_status nic_hyper_model_create_values(nic_context *ctx, const nic_hyper_config *cfg,
+                                         nic_hyper_model *m)
+{
+    return create(ctx, cfg, m, 1);
 }
 
 void nic_hyper_model_free(nic_hyper_model *m)

@@ -51,6 +51,9 @@ typedef struct nic_hyper_model {
 /* Declares and allocates every parameter (values zero). */
 nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
                                   nic_hyper_model *m);
+/* The same without gradients and optimizer moments (4x less memory): for coding. */
+nic_status nic_hyper_model_create_values(nic_context *ctx, const nic_hyper_config *cfg,
+                                         nic_hyper_model *m);
 void nic_hyper_model_free(nic_hyper_model *m);
 void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng);
 
