@@ -18,16 +18,6 @@ static uint32_t upper_p1(const nic_cdf *c, uint32_t lo, uint32_t mid, uint32_t h
     return p < 1 ? 1 : (p > 65535 ? 65535 : p);
 }
 
-static uint64_t bit_length(uint64_t v)
-{
-    uint64_t n = 0;
-    while (v) {
-        n++;
-        v >>= 1;
-    }
-    return n;
-}
-
 void nic_cdf_encode_binary(const nic_cdf *c, int64_t residual, nic_binary_encoder *enc)
 {
     int64_t s = residual - c->offset;
@@ -47,12 +37,14 @@ void nic_cdf_encode_binary(const nic_cdf *c, int64_t residual, nic_binary_encode
         return;
     int above = s >= 0;
     uint64_t v = (above ? (uint64_t)(s - esc) : (uint64_t)(-s - 1)) + 1;
-    uint64_t nb = bit_length(v);
+    unsigned nb = 0;
+    while (v >> nb)
+        nb++;
     nic_binary_encode(enc, above, HALF);
-    for (uint64_t i = 1; i < nb; i++)
+    for (unsigned i = 1; i < nb; i++)
         nic_binary_encode(enc, 0, HALF);
     nic_binary_encode(enc, 1, HALF);
-    for (uint64_t i = nb - 1; i-- > 0;)
+    for (unsigned i = nb - 1; i-- > 0;)
         nic_binary_encode(enc, (int)((v >> i) & 1u), HALF);
 }
 
@@ -104,9 +96,7 @@ double nic_cdf_binary_cost_bits(const nic_cdf *c, int64_t residual)
             hi = mid;
         }
     }
-    if (sym == (uint32_t)esc) {
-        uint64_t v = (s >= 0 ? (uint64_t)(s - esc) : (uint64_t)(-s - 1)) + 1;
-        bits += (double)(2 * bit_length(v)); /* side bit + gamma: 1 + 2 nb - 1 */
-    }
+    if (sym == (uint32_t)esc) /* side bit and gamma code, as a rANS escape */
+        bits += nic_rans_escape_bits(s >= 0 ? (uint64_t)(s - esc) : (uint64_t)(-s - 1));
     return bits;
 }

@@ -9,6 +9,7 @@
 #include "common/context.h"
 #include "image/image_internal.h"
 #include "report/font5x7.h"
+#include "report/text.h"
 
 #define DEFAULT_WIDTH 720
 #define DEFAULT_HEIGHT 440
@@ -194,65 +195,17 @@ static int clip_segment(double *ax, double *ay, double *bx, double *by, double x
 
 /* ---------------------------------------------------------------- SVG */
 
-typedef struct strbuf {
-    char *s;
-    size_t n, cap;
-    int failed;
-} strbuf;
-
-static void sb_printf(strbuf *b, const char *fmt, ...) NIC_PRINTF(2, 3);
-static void sb_printf(strbuf *b, const char *fmt, ...)
+static void svg_color(nic_text *b, uint32_t c)
 {
-    if (b->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->failed = 1;
-            return;
-        }
-        if (b->s && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t ncap = (b->cap ? b->cap * 2 : 4096) + (size_t)k;
-        char *ns = realloc(b->s, ncap);
-        if (!ns) {
-            b->failed = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = ncap;
-    }
-}
-
-static void sb_text(strbuf *b, const char *t)
-{
-    for (; t && *t; t++) {
-        switch (*t) {
-        case '&': sb_printf(b, "&amp;"); break;
-        case '<': sb_printf(b, "&lt;"); break;
-        case '>': sb_printf(b, "&gt;"); break;
-        case '"': sb_printf(b, "&quot;"); break;
-        default: sb_printf(b, "%c", *t);
-        }
-    }
-}
-
-static void svg_color(strbuf *b, uint32_t c)
-{
-    sb_printf(b, "#%06x", c & 0xffffffu);
+    nic_text_printf(b, "#%06x", c & 0xffffffu);
 }
 
 nic_status nic_plot_svg(nic_context *ctx, const nic_plot *p, char **svg, size_t *size)
 {
     layout l;
     make_layout(p, &l);
-    strbuf b = {0};
-    sb_printf(&b,
+    nic_text b = {0};
+    nic_text_printf(&b,
               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
               "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Arial, sans-serif\">\n"
               "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
@@ -264,7 +217,7 @@ nic_status nic_plot_svg(nic_context *ctx, const nic_plot *p, char **svg, size_t 
     for (int k = 0; tick(&l.ax, k, &v); k++) {
         double x = map_x(&l, v);
         format_tick(&l.ax, v, num, sizeof(num));
-        sb_printf(&b,
+        nic_text_printf(&b,
                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n"
                   "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" text-anchor=\"middle\">%s</text>\n",
                   x, l.y0, x, l.y1, x, l.y1 + 20, num);
@@ -272,12 +225,12 @@ nic_status nic_plot_svg(nic_context *ctx, const nic_plot *p, char **svg, size_t 
     for (int k = 0; tick(&l.ay, k, &v); k++) {
         double y = map_y(&l, v);
         format_tick(&l.ay, v, num, sizeof(num));
-        sb_printf(&b,
+        nic_text_printf(&b,
                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n"
                   "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" text-anchor=\"end\">%s</text>\n",
                   l.x0, y, l.x1, y, l.x0 - 8, y + 4, num);
     }
-    sb_printf(&b,
+    nic_text_printf(&b,
               "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
               "stroke=\"#404040\"/>\n",
               l.x0, l.y0, l.x1 - l.x0, l.y1 - l.y0);
@@ -288,30 +241,30 @@ nic_status nic_plot_svg(nic_context *ctx, const nic_plot *p, char **svg, size_t 
             for (size_t i = 0; i < se->count; i++) {
                 if (!isfinite(se->x[i]) || !isfinite(se->y[i])) {
                     if (open)
-                        sb_printf(&b, "\"/>\n");
+                        nic_text_printf(&b, "\"/>\n");
                     open = 0;
                     continue;
                 }
                 if (!open) {
-                    sb_printf(&b, "<polyline clip-path=\"url(#area)\" fill=\"none\" stroke=\"");
+                    nic_text_printf(&b, "<polyline clip-path=\"url(#area)\" fill=\"none\" stroke=\"");
                     svg_color(&b, se->color);
-                    sb_printf(&b, "\" stroke-width=\"2.2\"%s points=\"",
+                    nic_text_printf(&b, "\" stroke-width=\"2.2\"%s points=\"",
                               se->style & NIC_PLOT_DASHED ? " stroke-dasharray=\"8 5\"" : "");
                     open = 1;
                 }
-                sb_printf(&b, "%.2f,%.2f ", map_x(&l, se->x[i]), map_y(&l, se->y[i]));
+                nic_text_printf(&b, "%.2f,%.2f ", map_x(&l, se->x[i]), map_y(&l, se->y[i]));
             }
             if (open)
-                sb_printf(&b, "\"/>\n");
+                nic_text_printf(&b, "\"/>\n");
         }
         if (se->style & NIC_PLOT_MARKERS)
             for (size_t i = 0; i < se->count; i++) {
                 if (!isfinite(se->x[i]) || !isfinite(se->y[i]))
                     continue;
-                sb_printf(&b, "<circle clip-path=\"url(#area)\" cx=\"%.2f\" cy=\"%.2f\" r=\"%.1f\" fill=\"",
+                nic_text_printf(&b, "<circle clip-path=\"url(#area)\" cx=\"%.2f\" cy=\"%.2f\" r=\"%.1f\" fill=\"",
                           map_x(&l, se->x[i]), map_y(&l, se->y[i]), MARKER_RADIUS);
                 svg_color(&b, se->color);
-                sb_printf(&b, "\"/>\n");
+                nic_text_printf(&b, "\"/>\n");
             }
     }
     /* Legend, top right inside the plot area. */
@@ -326,7 +279,7 @@ nic_status nic_plot_svg(nic_context *ctx, const nic_plot *p, char **svg, size_t 
     if (entries) {
         double bw = 44 + 7.5 * (double)longest, bh = 8 + 20.0 * entries, bx, by;
         legend_origin(p, &l, bw, bh, &bx, &by);
-        sb_printf(&b,
+        nic_text_printf(&b,
                   "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#ffffff\" "
                   "fill-opacity=\"0.9\" stroke=\"#b0b0b0\"/>\n",
                   bx, by, bw, bh);
@@ -337,47 +290,47 @@ nic_status nic_plot_svg(nic_context *ctx, const nic_plot *p, char **svg, size_t 
                 continue;
             double yy = by + 14 + 20.0 * k++;
             if (se->style & NIC_PLOT_LINE) {
-                sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"",
+                nic_text_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"",
                           bx + 6, yy, bx + 32, yy);
                 svg_color(&b, se->color);
-                sb_printf(&b, "\" stroke-width=\"2.2\"%s/>\n",
+                nic_text_printf(&b, "\" stroke-width=\"2.2\"%s/>\n",
                           se->style & NIC_PLOT_DASHED ? " stroke-dasharray=\"8 5\"" : "");
             }
             if (se->style & NIC_PLOT_MARKERS) {
-                sb_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"", bx + 19, yy,
+                nic_text_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"", bx + 19, yy,
                           MARKER_RADIUS);
                 svg_color(&b, se->color);
-                sb_printf(&b, "\"/>\n");
+                nic_text_printf(&b, "\"/>\n");
             }
-            sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\">", bx + 38, yy + 4);
-            sb_text(&b, se->label);
-            sb_printf(&b, "</text>\n");
+            nic_text_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\">", bx + 38, yy + 4);
+            nic_text_xml(&b, se->label);
+            nic_text_printf(&b, "</text>\n");
         }
     }
     if (p->title) {
-        sb_printf(&b, "<text x=\"%.1f\" y=\"26\" font-size=\"16\" text-anchor=\"middle\">",
+        nic_text_printf(&b, "<text x=\"%.1f\" y=\"26\" font-size=\"16\" text-anchor=\"middle\">",
                   (l.x0 + l.x1) / 2);
-        sb_text(&b, p->title);
-        sb_printf(&b, "</text>\n");
+        nic_text_xml(&b, p->title);
+        nic_text_printf(&b, "</text>\n");
     }
     if (p->x_label) {
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" text-anchor=\"middle\">",
+        nic_text_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" text-anchor=\"middle\">",
                   (l.x0 + l.x1) / 2, l.h - 16.0);
-        sb_text(&b, p->x_label);
-        sb_printf(&b, "</text>\n");
+        nic_text_xml(&b, p->x_label);
+        nic_text_printf(&b, "</text>\n");
     }
     if (p->y_label) {
         double cy = (l.y0 + l.y1) / 2;
-        sb_printf(&b,
+        nic_text_printf(&b,
                   "<text x=\"20\" y=\"%.1f\" font-size=\"14\" text-anchor=\"middle\" "
                   "transform=\"rotate(-90 20 %.1f)\">",
                   cy, cy);
-        sb_text(&b, p->y_label);
-        sb_printf(&b, "</text>\n");
+        nic_text_xml(&b, p->y_label);
+        nic_text_printf(&b, "</text>\n");
     }
-    sb_printf(&b, "</svg>\n");
+    nic_text_printf(&b, "</svg>\n");
     if (b.failed) {
-        free(b.s);
+        nic_text_free(&b);
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "plot: out of memory");
     }
     *svg = b.s;
@@ -583,12 +536,10 @@ nic_status nic_plot_raster(nic_context *ctx, const nic_plot *p, nic_image *out)
 nic_status nic_plot_write(nic_context *ctx, const nic_plot *p, const char *base)
 {
     char path[4096];
-    char *svg;
-    size_t size;
-    NIC_TRY(nic_plot_svg(ctx, p, &svg, &size));
+    nic_text svg = {0};
+    NIC_TRY(nic_plot_svg(ctx, p, &svg.s, &svg.n));
     snprintf(path, sizeof(path), "%s.svg", base);
-    nic_status st = nic_write_whole_file(ctx, path, (const uint8_t *)svg, size);
-    free(svg);
+    nic_status st = nic_text_write_file(ctx, &svg, path);
     NIC_TRY(st);
     nic_image img;
     NIC_TRY(nic_plot_raster(ctx, p, &img));

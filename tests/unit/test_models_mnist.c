@@ -5,6 +5,7 @@
 #include "metrics/metrics.h"
 #include "models/mnist_ae.h"
 #include "nn/ssim_loss.h"
+#include "test_model_grad.h"
 
 enum { SIDE = 28, PIX = SIDE * SIDE };
 
@@ -93,6 +94,19 @@ static double loss_at(nic_context *ctx, nic_mnist_ae_trainer *tr, const float *x
     return s == NIC_OK ? st.loss : NAN;
 }
 
+typedef struct mnist_loss_args {
+    nic_context *ctx;
+    nic_mnist_ae_trainer *tr;
+    const float *x;
+    const int *level;
+} mnist_loss_args;
+
+static double mnist_loss(void *user)
+{
+    mnist_loss_args *a = user;
+    return loss_at(a->ctx, a->tr, a->x, a->level, 77);
+}
+
 static void test_model_gradient(nic_context *ctx)
 {
     nic_mnist_ae_config cfg;
@@ -130,36 +144,9 @@ static void test_model_gradient(nic_context *ctx)
     CHECK_STATUS(nic_mnist_ae_step(ctx, tr, x, bad_level, &rng, 0, NULL, NULL),
                  NIC_ERR_INVALID_ARGUMENT);
 
-    nn_params_zero_grad(&m.params);
-    double l0 = loss_at(ctx, tr, x, level, 77);
-    CHECK(isfinite(l0) && l0 > 0);
-    float *grad = malloc(sizeof(float) * m.params.total);
-    memcpy(grad, m.params.grad, sizeof(float) * m.params.total);
-    int bad = 0, checked = 0;
-    for (int pi = 0; pi < m.params.count; pi++) {
-        const nn_param *it = &m.params.items[pi];
-        for (int k = 0; k < 4; k++) {
-            size_t idx = (size_t)((k * 7919u + pi * 31u) % it->count);
-            float *w = m.params.data + it->offset + idx;
-            float g = grad[it->offset + idx];
-            float save = *w;
-            float h = 1e-3f * (1.0f + fabsf(save));
-            *w = save + h;
-            float hi = *w;
-            double up = loss_at(ctx, tr, x, level, 77);
-            *w = save - h;
-            float lo = *w;
-            double dn = loss_at(ctx, tr, x, level, 77);
-            *w = save;
-            double fd = (up - dn) / ((double)hi - (double)lo);
-            checked++;
-            if (fabs(fd - g) > 0.05 * fabs(fd) + 1e-3 * (1 + fabs(l0) * 1e-3)) {
-                if (bad++ < 10)
-                    fprintf(stderr, "%s[%zu]: analytic %.6g, finite difference %.6g\n", it->name,
-                            idx, g, fd);
-            }
-        }
-    }
+    mnist_loss_args args = {ctx, tr, x, level};
+    int checked = 0;
+    int bad = model_gradient_check(&m.params, mnist_loss, &args, 4, 1e-3f, 0.05, 2e-3, &checked);
     /* ReLU kinks and max-pool ties can make a rare difference straddle a corner. */
     CHECK_MSG(bad <= checked / 25, "%d of %d gradient entries off", bad, checked);
     printf("gradient check: %d of %d entries outside 5 %%\n", bad, checked);
@@ -174,7 +161,6 @@ static void test_model_gradient(nic_context *ctx)
     CHECK(lo_st.accuracy >= 0 && lo_st.accuracy <= 1 && isfinite(lo_st.ssim));
     nic_mnist_ae_trainer_destroy(tr);
     nic_mnist_ae_free(&m);
-    free(grad);
 }
 
 int main(void)
