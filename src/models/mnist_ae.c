@@ -19,9 +19,9 @@ void nic_mnist_ae_config_default(nic_mnist_ae_config *cfg)
     cfg->c1 = 16;
     cfg->c2 = 48;
     cfg->latent = 8;
-    cfg->levels = 6;
-    cfg->lambda_min = 300.0f;
-    cfg->lambda_max = 6000.0f;
+    cfg->levels = 8;
+    cfg->lambda_min = 150.0f;
+    cfg->lambda_max = 15000.0f;
     cfg->mse_weight = 1.0f;
 }
 

@@ -55,7 +55,7 @@ REC=$(value record_bytes); NICF=$(value nic_file_bytes); ARCH=$(value archive_by
 RED=$(value reduction_vs_png_percent); SSIM=$(value mean_ssim); PSNR=$(value mean_psnr_db)
 check "256 test images" "$N == 256"
 check "2 epochs" "$(value epochs) == 2"
-check "6 rate levels" "$(value levels) == 6"
+check "8 rate levels" "$(value levels) == 8"
 check "raw = 784 bytes per image" "$RAW == 784 * $N"
 check "a PNG of a digit is 150..400 bytes" "$PNG > 150 * $N && $PNG < 400 * $N"
 check "records: at least the level byte, smaller than PNG" "$REC >= $N && $REC < $PNG"
@@ -79,7 +79,7 @@ has "$T/out" "(ok)"
 
 # CSVs: one row per epoch and per level, numbers in range.
 check "epochs.csv rows" "$(wc -l < "$OUT/cnn/epochs.csv") == 3"
-check "rate.csv rows" "$(wc -l < "$OUT/cnn/rate.csv") == 7"
+check "rate.csv rows" "$(wc -l < "$OUT/cnn/rate.csv") == 9"
 checks=$((checks + 1))
 awk -F, 'NR > 1 && !($4 > 0.5 && $4 <= 1 && $5 > 0.5 && $5 <= 1) { bad = 1 } END { exit bad }' \
     "$OUT/cnn/epochs.csv" || fail "epochs.csv: accuracy outside (0.5, 1]"
