@@ -78,59 +78,46 @@ static nic_status write_csvs(nic_context *ctx, const nic_mnist_report *r, int a)
 
 /* ---------------------------------------------------------------- plots */
 
-typedef struct series_data {
-    double *x, *y;
-} series_data;
-
+/* Train and test loss, train and test accuracy per epoch, two series per arm. */
 static nic_status epoch_plots(nic_context *ctx, const nic_mnist_report *r)
 {
+    enum { MAX_ARMS = NIC_PLOT_MAX_SERIES / 2 };
     nic_plot loss, acc;
     nic_plot_init(&loss, "Loss per epoch (bits + lambda D, mean over images)", "epoch", "loss");
     nic_plot_init(&acc, "Accuracy per epoch (pixels on the right side of 1/2)", "epoch",
                   "accuracy");
-    series_data d[8];
-    int nd = 0;
-    char labels[16][64];
-    int nl = 0;
+    double *cols[MAX_ARMS] = {0}; /* per arm: epoch, train loss, test loss, train acc, test acc */
+    char labels[MAX_ARMS][2][64];
+    int na = 0;
     nic_status st = NIC_OK;
-    for (int a = 0; a < r->arm_count && st == NIC_OK && nd + 5 <= 8; a++) {
+    for (int a = 0; a < r->arm_count && st == NIC_OK && na < MAX_ARMS; a++) {
         const nic_mnist_arm_result *res = &r->results[a];
-        if (res->epoch_count == 0)
+        const size_t n = (size_t)res->epoch_count;
+        if (n == 0)
             continue;
-        int n = res->epoch_count;
-        for (int k = 0; k < 5; k++) {
-            d[nd + k].x = malloc((size_t)n * sizeof(double));
-            d[nd + k].y = malloc((size_t)n * sizeof(double));
-            if (!d[nd + k].x || !d[nd + k].y)
-                st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "plots: out of memory");
-        }
-        nd += 5;
-        if (st != NIC_OK)
+        double *c = cols[na] = malloc(5 * n * sizeof(double));
+        if (!c) {
+            st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "plots: out of memory");
             break;
-        for (int e = 0; e < n; e++)
-            for (int k = 0; k < 5; k++)
-                d[nd - 5 + k].x[e] = res->epochs[e].epoch;
-        for (int e = 0; e < n; e++) {
-            d[nd - 5].y[e] = res->epochs[e].train_loss;
-            d[nd - 4].y[e] = res->epochs[e].test_loss;
-            d[nd - 3].y[e] = res->epochs[e].train_accuracy;
-            d[nd - 2].y[e] = res->epochs[e].test_accuracy;
-            d[nd - 1].y[e] = res->epochs[e].test_ssim;
         }
-        const char *name = r->arms[a].name;
-        snprintf(labels[nl++], 64, "%s train", name);
-        snprintf(labels[nl++], 64, "%s test", name);
-        st = nic_plot_add(ctx, &loss, labels[nl - 2], d[nd - 5].x, d[nd - 5].y, (size_t)n,
-                          NIC_PLOT_LINE | NIC_PLOT_MARKERS, 0);
+        for (size_t e = 0; e < n; e++) {
+            c[e] = res->epochs[e].epoch;
+            c[n + e] = res->epochs[e].train_loss;
+            c[2 * n + e] = res->epochs[e].test_loss;
+            c[3 * n + e] = res->epochs[e].train_accuracy;
+            c[4 * n + e] = res->epochs[e].test_accuracy;
+        }
+        snprintf(labels[na][0], 64, "%s train", r->arms[a].name);
+        snprintf(labels[na][1], 64, "%s test", r->arms[a].name);
+        const unsigned solid = NIC_PLOT_LINE | NIC_PLOT_MARKERS, dashed = solid | NIC_PLOT_DASHED;
+        st = nic_plot_add(ctx, &loss, labels[na][0], c, c + n, n, solid, 0);
         if (st == NIC_OK)
-            st = nic_plot_add(ctx, &loss, labels[nl - 1], d[nd - 4].x, d[nd - 4].y, (size_t)n,
-                              NIC_PLOT_LINE | NIC_PLOT_MARKERS | NIC_PLOT_DASHED, 0);
+            st = nic_plot_add(ctx, &loss, labels[na][1], c, c + 2 * n, n, dashed, 0);
         if (st == NIC_OK)
-            st = nic_plot_add(ctx, &acc, labels[nl - 2], d[nd - 3].x, d[nd - 3].y, (size_t)n,
-                              NIC_PLOT_LINE | NIC_PLOT_MARKERS, 0);
+            st = nic_plot_add(ctx, &acc, labels[na][0], c, c + 3 * n, n, solid, 0);
         if (st == NIC_OK)
-            st = nic_plot_add(ctx, &acc, labels[nl - 1], d[nd - 2].x, d[nd - 2].y, (size_t)n,
-                              NIC_PLOT_LINE | NIC_PLOT_MARKERS | NIC_PLOT_DASHED, 0);
+            st = nic_plot_add(ctx, &acc, labels[na][1], c, c + 4 * n, n, dashed, 0);
+        na++;
     }
     char base[4200];
     if (st == NIC_OK) {
@@ -141,10 +128,8 @@ static nic_status epoch_plots(nic_context *ctx, const nic_mnist_report *r)
         snprintf(base, sizeof(base), "%s/accuracy", r->opt->out_dir);
         st = nic_plot_write(ctx, &acc, base);
     }
-    for (int k = 0; k < nd; k++) {
-        free(d[k].x);
-        free(d[k].y);
-    }
+    for (int k = 0; k < na; k++)
+        free(cols[k]);
     return st;
 }
 
@@ -172,12 +157,13 @@ static nic_status rate_plot(nic_context *ctx, const nic_mnist_report *r)
             for (int k = 0; k < 3; k++)
                 ys[k][ns * NIC_MNIST_MAX_POINTS + i] = res->points[i].mean_ssim;
         }
-        const char *what[3] = {"records", ".nic files", "one archive"};
+        const char *what[3] = {"records", ".nic files", "archive"};
         const unsigned style[3] = {NIC_PLOT_LINE | NIC_PLOT_MARKERS,
                                    NIC_PLOT_LINE | NIC_PLOT_MARKERS | NIC_PLOT_DASHED,
                                    NIC_PLOT_LINE | NIC_PLOT_DASHED};
-        for (int k = 0; k < 3 && st == NIC_OK; k++) {
-            snprintf(labels[nl], 64, "nic %s, %s", r->arms[a].name, what[k]);
+        /* Every layout for the first arm; the records alone for the others. */
+        for (int k = 0; k < (ns == 0 ? 3 : 1) && st == NIC_OK; k++) {
+            snprintf(labels[nl], 64, "%s %s", r->arms[a].name, what[k]);
             st = nic_plot_add(ctx, &p, labels[nl++], xs[k] + ns * NIC_MNIST_MAX_POINTS,
                               ys[k] + ns * NIC_MNIST_MAX_POINTS, (size_t)res->point_count,
                               style[k], 0);
@@ -188,12 +174,13 @@ static nic_status rate_plot(nic_context *ctx, const nic_mnist_report *r)
     double tx[2] = {100.0 - r->opt->target_reduction, 100.0 - r->opt->target_reduction};
     double ty[2] = {0, 1};
     double hx[2] = {0, 100}, hy[2] = {r->opt->target_ssim, r->opt->target_ssim};
-    p.legend = NIC_PLOT_LEGEND_BOTTOM_RIGHT;
+    p.legend = NIC_PLOT_LEGEND_OUTSIDE;
+    p.width = 900;
     if (st == NIC_OK)
-        st = nic_plot_add(ctx, &p, "paper (Ghosh), CNN", paper_x, paper_y, 1, NIC_PLOT_MARKERS,
+        st = nic_plot_add(ctx, &p, "paper (CNN)", paper_x, paper_y, 1, NIC_PLOT_MARKERS,
                           0x101010);
     if (st == NIC_OK)
-        st = nic_plot_add(ctx, &p, "target: size <= 10 %, SSIM >= 0.90", tx, ty, 2,
+        st = nic_plot_add(ctx, &p, "target 10 %, 0.90", tx, ty, 2,
                           NIC_PLOT_LINE | NIC_PLOT_DASHED, 0x909090);
     if (st == NIC_OK)
         st = nic_plot_add(ctx, &p, NULL, hx, hy, 2, NIC_PLOT_LINE | NIC_PLOT_DASHED, 0x909090);

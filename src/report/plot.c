@@ -111,12 +111,37 @@ static void data_range(const nic_plot *p, int which, double *mn, double *mx)
     }
 }
 
+/* Characters drawn: one per code point; non-ASCII as '?'. */
+static size_t text_glyphs(const char *t)
+{
+    size_t n = 0;
+    for (; *t; t++)
+        if (((unsigned char)*t & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
+/* Width in pixels of the legend box (raster text; SVG text is narrower). */
+static double legend_width(const nic_plot *p)
+{
+    size_t longest = 0;
+    for (int s = 0; s < p->series_count; s++)
+        if (p->series[s].label && *p->series[s].label) {
+            size_t n = text_glyphs(p->series[s].label);
+            longest = n > longest ? n : longest;
+        }
+    return longest ? 46.0 + (double)(longest * GLYPH_ADVANCE - 1) * TEXT_SCALE : 0;
+}
+
 static void make_layout(const nic_plot *p, layout *l)
 {
     l->w = p->width > 0 ? p->width : DEFAULT_WIDTH;
     l->h = p->height > 0 ? p->height : DEFAULT_HEIGHT;
     l->x0 = 96;
     l->x1 = l->w - 24;
+    double lw = legend_width(p);
+    if (p->legend == NIC_PLOT_LEGEND_OUTSIDE && lw > 0)
+        l->x1 = fmax(l->x0 + 50, l->x1 - lw - 12);
     l->y0 = 44;
     l->y1 = l->h - 64;
     double mn, mx;
@@ -158,6 +183,11 @@ static void format_tick(const axis *a, double v, char *buf, size_t cap)
 static void legend_origin(const nic_plot *p, const layout *l, double bw, double bh, double *bx,
                           double *by)
 {
+    if (p->legend == NIC_PLOT_LEGEND_OUTSIDE) {
+        *bx = l->x1 + 12;
+        *by = l->y0;
+        return;
+    }
     int right = p->legend == NIC_PLOT_LEGEND_TOP_RIGHT || p->legend == NIC_PLOT_LEGEND_BOTTOM_RIGHT;
     int top = p->legend == NIC_PLOT_LEGEND_TOP_RIGHT || p->legend == NIC_PLOT_LEGEND_TOP_LEFT;
     *bx = right ? l->x1 - bw - 8 : l->x0 + 8;
@@ -277,7 +307,9 @@ nic_status nic_plot_svg(nic_context *ctx, const nic_plot *p, char **svg, size_t 
             longest = n > longest ? n : longest;
         }
     if (entries) {
-        double bw = 44 + 7.5 * (double)longest, bh = 8 + 20.0 * entries, bx, by;
+        double bw = p->legend == NIC_PLOT_LEGEND_OUTSIDE ? legend_width(p)
+                                                         : 44 + 7.5 * (double)longest;
+        double bh = 8 + 20.0 * entries, bx, by;
         legend_origin(p, &l, bw, bh, &bx, &by);
         nic_text_printf(&b,
                   "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#ffffff\" "
@@ -402,16 +434,6 @@ static void disc(canvas *c, double cx, double cy, double r, uint32_t color, int 
             double d = hypot(x + 0.5 - cx, y + 0.5 - cy);
             blend(c, x, y, color, r + 0.5 - d);
         }
-}
-
-/* Characters drawn: one per code point; non-ASCII as '?'. */
-static size_t text_glyphs(const char *t)
-{
-    size_t n = 0;
-    for (; *t; t++)
-        if (((unsigned char)*t & 0xc0) != 0x80)
-            n++;
-    return n;
 }
 
 static double text_width(const char *t, int scale)

@@ -34,12 +34,13 @@ typedef struct nic_plot_series {
 } nic_plot_series;
 
 enum { NIC_PLOT_LEGEND_TOP_RIGHT = 0, NIC_PLOT_LEGEND_BOTTOM_RIGHT, NIC_PLOT_LEGEND_TOP_LEFT,
-       NIC_PLOT_LEGEND_BOTTOM_LEFT };
+       NIC_PLOT_LEGEND_BOTTOM_LEFT,
+       NIC_PLOT_LEGEND_OUTSIDE /* a column right of the plot area, which narrows */ };
 
 typedef struct nic_plot {
     const char *title, *x_label, *y_label;
     double x_min, x_max, y_min, y_max; /* NAN (the default): fitted to the data */
-    int legend;                        /* NIC_PLOT_LEGEND_*, inside the plot area */
+    int legend;                        /* NIC_PLOT_LEGEND_* */
     int width, height;                 /* pixels; 0 = 720 x 440 */
     nic_plot_series series[NIC_PLOT_MAX_SERIES];
     int series_count;
