@@ -83,9 +83,10 @@ static nic_status epoch_plots(nic_context *ctx, const nic_mnist_report *r)
 {
     enum { MAX_ARMS = NIC_PLOT_MAX_SERIES / 2 };
     nic_plot loss, acc;
-    nic_plot_init(&loss, "Loss per epoch (bits + lambda D, mean over images)", "epoch", "loss");
-    nic_plot_init(&acc, "Accuracy per epoch (pixels on the right side of 1/2)", "epoch",
-                  "accuracy");
+    nic_plot_init(&loss, "Loss per epoch (bits + lambda D per image)", "epoch", "loss");
+    nic_plot_init(&acc, "Accuracy per epoch (binarized pixels)", "epoch", "accuracy");
+    loss.legend = acc.legend = NIC_PLOT_LEGEND_OUTSIDE;
+    loss.width = acc.width = 860;
     double *cols[MAX_ARMS] = {0}; /* per arm: epoch, train loss, test loss, train acc, test acc */
     char labels[MAX_ARMS][2][64];
     int na = 0;
