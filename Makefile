@@ -9,7 +9,7 @@ CMAKE_FLAGS ?=
 # Sample used by `make demo` (any PNG/JPEG/PPM works).
 DEMO_IMAGE  ?= ../shared/data/kodak/kodim23.png
 
-.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval eval-codecs cuda test-cuda serve wasm bench-serve
+.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval eval-codecs cuda test-cuda serve wasm bench-serve experiment-mnist
 
 # `make serve SERVE_ARGS="--port 9000"`
 SERVE_ARGS ?=
@@ -25,6 +25,7 @@ help:
 	@echo "make bench          build and run the benchmark programs"
 	@echo "make eval           rate-distortion and byte-budget tables on Kodak (minutes)"
 	@echo "make eval-codecs    JPEG/WebP/AVIF/JPEG XL/HEIC on Kodak, then BD-rate summary (an hour)"
+	@echo "make experiment-mnist  the seed paper's MNIST experiment, report in runs/mnist/ (~30 min)"
 	@echo "make fuzz           build the libFuzzer targets with clang and run each briefly"
 	@echo "make serve          build and run nic serve on 127.0.0.1:8080 (SERVE_ARGS=...)"
 	@echo "make wasm           the WebAssembly decoder into $(BUILD)/wasm (emscripten)"
@@ -93,6 +94,12 @@ eval-codecs: build
 	sh scripts/eval-codecs.sh --out $(EVAL_OUT)
 	$(BUILD)/bench/eval_rd_summary $(EVAL_OUT)/eval_codecs.csv \
 	  $$(test -f $(EVAL_OUT)/eval_nic.csv && echo $(EVAL_OUT)/eval_nic.csv)
+
+# The seed paper's MNIST experiment (docs/EXPERIMENTS.md): MNIST_FLAGS=--quick for a smoke test.
+MNIST_DATA ?= ../shared/data/mnist
+MNIST_OUT  ?= runs/mnist
+experiment-mnist: build
+	$(BUILD)/nic experiment mnist --data $(MNIST_DATA) --out $(MNIST_OUT) $(MNIST_FLAGS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -21,5 +21,7 @@ void help_decode(FILE *out);
 
 int cmd_serve(int argc, char **argv);
 void help_serve(FILE *out);
+int cmd_experiment(int argc, char **argv);
+void help_experiment(FILE *out);
 
 #endif

@@ -19,6 +19,8 @@ static const cli_command commands[] = {
     {"info", "check a .nic file and print its header, streams and sizes", cmd_info, help_info},
     {"serve", "HTTP API and web page (encode, decode, in-browser decoding)", cmd_serve,
      help_serve},
+    {"experiment", "run a reproducible experiment and write its report (mnist)", cmd_experiment,
+     help_experiment},
 };
 
 const cli_command *cli_find_command(const char *name)

@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include "models/hyper.h"
+#include "test_model_grad.h"
 
 static double loss_at(nic_context *ctx, nic_hyper_trainer *tr, const float *x, const float *t,
                       uint64_t seed)
@@ -12,6 +13,18 @@ static double loss_at(nic_context *ctx, nic_hyper_trainer *tr, const float *x, c
     nic_hyper_stats st;
     nic_status s = nic_hyper_train_step(ctx, tr, x, t, &rng, 2, &st);
     return s == NIC_OK ? st.loss : NAN;
+}
+
+typedef struct hyper_loss_args {
+    nic_context *ctx;
+    nic_hyper_trainer *tr;
+    const float *x, *t;
+} hyper_loss_args;
+
+static double hyper_loss(void *user)
+{
+    hyper_loss_args *a = user;
+    return loss_at(a->ctx, a->tr, a->x, a->t, 99);
 }
 
 /* The GDN block (1x1-convolution form) against the engine's reference GDN. */
@@ -125,40 +138,10 @@ int main(void)
     }
     float t_rate[B] = {0.2f, 0.9f};
 
-    /* Analytic gradient (train = 2: exact). */
-    nn_params_zero_grad(&m.params);
-    double l0 = loss_at(ctx, tr, x, t_rate, 99);
-    CHECK(isfinite(l0) && l0 > 0);
-    /* Later evaluations accumulate more gradients: keep this one. */
-    float *grad = malloc(sizeof(float) * m.params.total);
-    memcpy(grad, m.params.grad, sizeof(float) * m.params.total);
-
-    /* Finite differences on a few entries of every tensor. */
-    int bad = 0, checked = 0;
-    for (int pi = 0; pi < m.params.count; pi++) {
-        const nn_param *it = &m.params.items[pi];
-        for (int k = 0; k < 3; k++) {
-            size_t idx = (size_t)((k * 7919u + pi * 31u) % it->count);
-            float *w = m.params.data + it->offset + idx;
-            float g = grad[it->offset + idx];
-            float save = *w;
-            float h = 2e-3f * (1.0f + fabsf(save));
-            *w = save + h;
-            float hi = *w;
-            double up = loss_at(ctx, tr, x, t_rate, 99);
-            *w = save - h;
-            float lo = *w;
-            double dn = loss_at(ctx, tr, x, t_rate, 99);
-            *w = save;
-            double fd = (up - dn) / ((double)hi - (double)lo);
-            checked++;
-            if (fabs(fd - g) > 0.05 * fabs(fd) + 2e-4) {
-                if (bad++ < 10)
-                    fprintf(stderr, "%s[%zu]: analytic %.6g, finite difference %.6g\n", it->name,
-                            idx, g, fd);
-            }
-        }
-    }
+    /* Analytic gradient (train = 2: exact) against finite differences. */
+    hyper_loss_args args = {ctx, tr, x, t_rate};
+    int checked = 0;
+    int bad = model_gradient_check(&m.params, hyper_loss, &args, 3, 2e-3f, 0.05, 2e-4, &checked);
     /* ReLU kinks can make a rare finite difference straddle a corner: allow 2 %. */
     CHECK_MSG(bad <= checked / 50, "%d of %d gradient entries off", bad, checked);
     printf("gradient check: %d of %d entries outside 5 %%\n", bad, checked);
@@ -178,7 +161,6 @@ int main(void)
     nic_hyper_trainer_destroy(tr);
     nic_hyper_model_free(&m);
     free(x);
-    free(grad);
     nic_context_destroy(ctx);
     return test_finish("test_models_hyper");
 }
