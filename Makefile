@@ -2,13 +2,17 @@
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_FUZZ  ?= build-fuzz
+BUILD_CUDA  ?= build-cuda
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX      ?= /usr/local
 CMAKE_FLAGS ?=
 # Sample used by `make demo` (any PNG/JPEG/PPM works).
 DEMO_IMAGE  ?= ../shared/data/kodak/kodim23.png
 
-.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval eval-codecs
+.PHONY: all build configure test test-sanitize check demo deps install clean help fuzz bench eval eval-codecs cuda test-cuda serve wasm bench-serve experiment-mnist
+
+# `make serve SERVE_ARGS="--port 9000"`
+SERVE_ARGS ?=
 
 all: build
 
@@ -21,8 +25,14 @@ help:
 	@echo "make bench          build and run the benchmark programs"
 	@echo "make eval           rate-distortion and byte-budget tables on Kodak (minutes)"
 	@echo "make eval-codecs    JPEG/WebP/AVIF/JPEG XL/HEIC on Kodak, then BD-rate summary (an hour)"
+	@echo "make experiment-mnist  the seed paper's MNIST experiment, report in runs/mnist/ (~30 min)"
 	@echo "make fuzz           build the libFuzzer targets with clang and run each briefly"
+	@echo "make serve          build and run nic serve on 127.0.0.1:8080 (SERVE_ARGS=...)"
+	@echo "make wasm           the WebAssembly decoder into $(BUILD)/wasm (emscripten)"
+	@echo "make bench-serve    load test of nic serve with wrk (minutes; table of req/s, latency, memory)"
 	@echo "make install        install into PREFIX=$(PREFIX)"
+	@echo "make cuda           build with the CUDA backend into $(BUILD_CUDA)/ (nvcc + cuDNN)"
+	@echo "make test-cuda      the CUDA tests (they skip without a GPU)"
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
@@ -43,6 +53,14 @@ test-sanitize:
 
 check: test test-sanitize
 
+# CUDA backend (docs/TRAINING.md): builds without it, with a warning, when nvcc or cuDNN is missing.
+cuda:
+	cmake -S . -B $(BUILD_CUDA) -DCMAKE_BUILD_TYPE=Release -DNIC_CUDA=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD_CUDA) -j $(JOBS)
+
+test-cuda: cuda
+	ctest --test-dir $(BUILD_CUDA) --output-on-failure -R cuda
+
 deps:
 	sh scripts/install-deps.sh
 
@@ -51,6 +69,15 @@ demo: deps build
 
 bench: build
 	sh scripts/bench.sh $(BUILD)
+
+serve: build
+	$(BUILD)/nic serve $(SERVE_ARGS)
+
+wasm:
+	sh scripts/build-wasm.sh $(BUILD)/wasm
+
+bench-serve: build
+	sh scripts/bench-serve.sh $(BUILD)
 
 fuzz:
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIC_FUZZ=ON -DNIC_SANITIZE=ON -DNIC_BUILD_TESTS=OFF
@@ -68,8 +95,14 @@ eval-codecs: build
 	$(BUILD)/bench/eval_rd_summary $(EVAL_OUT)/eval_codecs.csv \
 	  $$(test -f $(EVAL_OUT)/eval_nic.csv && echo $(EVAL_OUT)/eval_nic.csv)
 
+# The seed paper's MNIST experiment (docs/EXPERIMENTS.md): MNIST_FLAGS=--quick for a smoke test.
+MNIST_DATA ?= ../shared/data/mnist
+MNIST_OUT  ?= runs/mnist
+experiment-mnist: build
+	$(BUILD)/nic experiment mnist --data $(MNIST_DATA) --out $(MNIST_OUT) $(MNIST_FLAGS)
+
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_CUDA)

@@ -49,7 +49,7 @@ static nic_status decode_fast(nic_context *ctx, nic_hyper_codec *c, const uint8_
     nic_container f;
     nic_image coded;
     NIC_TRY(nic_container_parse(ctx, buf, size, "eval", 0, &f));
-    NIC_TRY(nic_hyper_decode(ctx, c, &f, "eval", 1, &coded));
+    NIC_TRY(nic_hyper_decode(ctx, c, &f, "eval", &coded));
     nic_status st = nic_image_resize(ctx, &coded, orig->width, orig->height, out);
     nic_image_free(&coded);
     return st;

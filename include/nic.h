@@ -54,7 +54,8 @@ typedef enum nic_status {
     NIC_ERR_NOMEM = 6,            /* allocation failed */
     NIC_ERR_MISMATCH = 7,         /* inputs do not fit together (e.g. sizes differ) */
     NIC_ERR_CORRUPT = 8,          /* integrity check failed (checksum) */
-    NIC_ERR_INTERNAL = 9          /* a bug in nic: please report */
+    NIC_ERR_INTERNAL = 9,         /* a bug in nic: please report */
+    NIC_ERR_ABORTED = 10          /* the context's abort callback asked to stop */
 } nic_status;
 
 /* Short stable name of a status, e.g. "format". Never NULL. */
@@ -86,6 +87,13 @@ NIC_API void nic_context_clear_error(nic_context *ctx);
 
 /* Receives warnings and informational messages; NULL discards them. */
 NIC_API void nic_context_set_log(nic_context *ctx, nic_log_fn fn, void *user);
+
+/* Called at safe points of long operations (between network layers, between
+ * the trial encodes of a byte budget); a nonzero return stops the operation
+ * with NIC_ERR_ABORTED and nothing is returned. A server uses it for
+ * per-request deadlines. NULL (the default) never aborts. */
+typedef int (*nic_abort_fn)(void *user);
+NIC_API void nic_context_set_abort(nic_context *ctx, nic_abort_fn fn, void *user);
 
 /* Largest image accepted by readers, in pixels (default 2^27, about 134 MP)
  * and per side (default 65535). Checked before any pixel buffer is
@@ -307,6 +315,29 @@ NIC_API nic_status nic_decode_ex(nic_context *ctx, const void *data, size_t size
  * $NIC_MODEL_DIR, the source tree's models/ (for a build tree), then the
  * installed share/nic/models. */
 NIC_API nic_status nic_context_set_model_dir(nic_context *ctx, const char *dir);
+
+/* A model loaded once and shared by several contexts, for example one per
+ * thread of a server. Its weights and tables are read-only after loading;
+ * each context keeps its own scratch (convolution plans, the engine), so two
+ * threads with two contexts may encode and decode with one model at once. */
+typedef struct nic_model nic_model;
+
+typedef struct nic_model_info {
+    const char *name;      /* "hyper" */
+    const char *path;      /* the file it was loaded from */
+    uint32_t model_id;     /* as stored in .nic files */
+    uint32_t weights_hash; /* as stored in .nic files made with it */
+    uint64_t parameters;   /* number of weights */
+} nic_model_info;
+
+/* Loads model `name` (NULL = "hyper") from ctx's model search path. */
+NIC_API nic_status nic_model_load(nic_context *ctx, const char *name, nic_model **out);
+/* Frees the model; every context using it must be destroyed first. */
+NIC_API void nic_model_free(nic_model *model);
+NIC_API void nic_model_get_info(const nic_model *model, nic_model_info *info);
+/* Makes ctx encode and decode with model (instead of loading its own copy).
+ * The model must outlive ctx. */
+NIC_API nic_status nic_context_use_model(nic_context *ctx, nic_model *model);
 
 #ifdef __cplusplus
 }

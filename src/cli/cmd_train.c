@@ -5,6 +5,11 @@
  * step, RNG state, configuration; rewritten atomically), train.csv and
  * val.csv (one row per log / validation), and model.safetensors (weights
  * only, what models/ ships). Running the same command again resumes.
+ *
+ * Under mpirun (cli/dist.h) every process takes its shard of each global
+ * batch (--batch), gradients are summed over processes in one MPI_Allreduce,
+ * and every process applies the same Adam update; rank 0 alone reads and
+ * writes the run folder and prints. See docs/TRAINING.md.
  */
 #include <errno.h>
 #include <math.h>
@@ -17,6 +22,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/dist.h"
 #include "cli/train.h"
 #include "data/batch_loader.h"
 #include "data/image_set.h"
@@ -25,6 +31,9 @@
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
+#ifdef NIC_HAVE_CUDA
+#include "cuda/hyper_cuda.h"
+#endif
 
 #define DEFAULT_DATA "../shared/data/bsds500/train:../shared/data/bsds500/test"
 #define DEFAULT_VAL "../shared/data/bsds500/val"
@@ -45,6 +54,7 @@ void train_install_signals(void)
 {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGUSR1, on_signal);
 }
 
 void help_train(FILE *out)
@@ -55,9 +65,11 @@ void help_train(FILE *out)
             "Trains a model on random crops of a folder of images. hyper: rate + lambda *\n"
             "MSE, lambda drawn per crop over the model's whole range; rnn: L1 of the\n"
             "residual after each of --iterations iterations, backpropagated through all\n"
-            "of them. Resumable: the run\n"
+            "of them; rnn+cnn: the context model over an rnn model's codes. Resumable: the run\n"
             "folder keeps checkpoint.safetensors; running the same command again goes\n"
-            "on from it. Ctrl-C (or SIGTERM) saves a checkpoint before exiting.\n"
+            "on from it. Ctrl-C (or SIGTERM, SIGUSR1) saves a checkpoint before exiting.\n"
+            "Data-parallel: mpirun -np K nic train ... splits each --batch over K\n"
+            "processes (docs/TRAINING.md).\n"
             "\n"
             "Options:\n"
             "  --model <name> ....... model to train: hyper, rnn or rnn+cnn (default=hyper)\n"
@@ -67,6 +79,8 @@ void help_train(FILE *out)
             "  --out <dir> .......... run folder (default=runs/<model>)\n"
             "  --export <file> ...... write the run's current model (weights + entropy\n"
             "                         tables, what models/ ships) to file and exit\n"
+            "  --device <cpu|cuda> .. where to train (default=cpu); cuda needs a build with\n"
+            "                         the CUDA backend (make cuda); checkpoints are the same\n"
             "  --init <file> ........ start a new run from these weights (e.g. a shipped\n"
             "                         model) instead of random ones\n"
             "  --steps <int> ........ total optimizer steps (default=100000)\n"
@@ -75,9 +89,18 @@ void help_train(FILE *out)
             "                         default 64)\n"
             "  --lr <float> ......... peak learning rate (default=1e-4; rnn 5e-4)\n"
             "  --lr-min <float> ..... final learning rate of the cosine schedule (default=1e-5)\n"
+            "  --warmup <int> ....... steps of linear learning-rate warm-up (default=500;\n"
+            "                         rnn 200)\n"
             "  --clip <float> ....... gradient-norm clipping (default=1.0)\n"
             "  --channels N,M,NZ .... transform, latent and hyper-latent channels\n"
             "                         (default=96,128,64; fixed once a run has started)\n"
+            "  --seed <int> ......... random seed (default=1; fixed once a run has started)\n"
+            "  --log-every <int> .... steps between progress lines (default=50)\n"
+            "  --checkpoint-every <int> steps between checkpoints (default=500)\n"
+            "  --val-every <int> .... steps between validations (default=2000)\n"
+            "  --val-count <int> .... validation crops (default=16)\n"
+            "  --time-limit <min> ... stop (with a checkpoint) after this many minutes\n"
+            "                         (default=0, none)\n"
             "  --iterations <int> ... rnn: iterations unrolled in training, the most a file\n"
             "                         can have (default=8)\n"
             "  --widths <10 ints> ... rnn: E-Conv,E-RNN1,E-RNN2,E-RNN3,bits,D-Conv,D-RNN1..4\n"
@@ -86,19 +109,13 @@ void help_train(FILE *out)
             "  --lstm ............... rnn: ConvLSTM cells instead of ConvGRU\n"
             "  --oneshot ............ rnn: one-shot reconstruction instead of additive\n"
             "  --val-crop <int> ..... rnn: side of the validation crops (default=128)\n"
+            "  --codes <int> ........ rnn+cnn: training crops (default=400)\n"
             "\n"
             "  rnn+cnn trains the context model over the codes of a trained rnn model\n"
             "  (--init FILE, default the installed rnn model): --codes crops of --crop\n"
-            "  (default 400 of 256x256) and --val-count validation crops are encoded once,\n"
-            "  then --steps epochs (default 4, --lr 3e-3); writes the rnn+cnn model file.\n"
-            "  --codes <int> ........ rnn+cnn: training crops (default=400)\n"
-            "  --seed <int> ......... random seed (default=1; fixed once a run has started)\n"
-            "  --log-every <int> .... steps between progress lines (default=50)\n"
-            "  --checkpoint-every <int> steps between checkpoints (default=500)\n"
-            "  --val-every <int> .... steps between validations (default=2000)\n"
-            "  --val-count <int> .... validation crops (default=16)\n"
-            "  --time-limit <min> ... stop (with a checkpoint) after this many minutes\n"
-            "                         (default=0, none)\n"
+            "  (default 256x256) and --val-count validation crops are encoded once, then\n"
+            "  --steps epochs (default 4, --lr 3e-3); writes the rnn+cnn model file. The\n"
+            "  rnn models train on the CPU in one process (no --device cuda, no mpirun).\n"
             "  -h, --help ........... this help\n");
 }
 
@@ -113,6 +130,7 @@ static int parse_options(int argc, char **argv, train_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->model = "hyper";
+    o->device = "cpu";
     o->data = DEFAULT_DATA;
     o->val = DEFAULT_VAL;
     o->steps = 100000;
@@ -120,6 +138,7 @@ static int parse_options(int argc, char **argv, train_options *o)
     o->crop = 128;
     o->lr = 1e-4;
     o->lr_min = 1e-5;
+    o->warmup = 500;
     o->clip = 1.0;
     o->seed = 1;
     o->log_every = 50;
@@ -169,6 +188,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         STR_OPT("--out", out)
         STR_OPT("--init", init)
         STR_OPT("--export", export_path)
+        STR_OPT("--device", device)
         if (strcmp(a, "--steps") == 0)
             o->set_steps = 1;
         if (strcmp(a, "--batch") == 0)
@@ -177,6 +197,8 @@ static int parse_options(int argc, char **argv, train_options *o)
             o->set_crop = 1;
         if (strcmp(a, "--lr") == 0)
             o->set_lr = 1;
+        if (strcmp(a, "--warmup") == 0)
+            o->set_warmup = 1;
         INT_OPT("--steps", steps, 1, 100000000)
         INT_OPT("--batch", batch, 1, 1024)
         INT_OPT("--crop", crop, 16, 4096)
@@ -188,6 +210,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         INT_OPT("--checkpoint-every", ckpt_every, 1, 100000000)
         INT_OPT("--val-every", val_every, 1, 100000000)
         INT_OPT("--val-count", val_count, 0, 10000)
+        INT_OPT("--warmup", warmup, 0, 100000000)
         DBL_OPT("--lr", lr, 1e-8, 1.0)
         DBL_OPT("--lr-min", lr_min, 0.0, 1.0)
         DBL_OPT("--clip", clip, 0.0, 1e9)
@@ -224,18 +247,21 @@ static int parse_options(int argc, char **argv, train_options *o)
         }
         return cli_usage_error("train", "unknown option '%s'", a);
     }
-    if (strcmp(o->model, "rnn") == 0) {
-        if (!o->set_batch)
-            o->batch = 8;
+    const int rnn = strcmp(o->model, "rnn") == 0, rnn_cnn = strcmp(o->model, "rnn+cnn") == 0;
+    if ((rnn || rnn_cnn) && strcmp(o->device, "cpu") != 0)
+        return cli_usage_error("train", "%s trains on the CPU only", o->model);
+    if (rnn) {
         if (!o->set_crop)
             o->crop = 64;
         if (!o->set_lr)
             o->lr = 5e-4;
+        if (!o->set_warmup)
+            o->warmup = 200;
         if (o->crop % 16 != 0 || o->val_crop % 16 != 0)
             return cli_usage_error("train", "rnn: --crop and --val-crop must be multiples of 16");
         return NIC_EXIT_OK;
     }
-    if (strcmp(o->model, "rnn+cnn") == 0) {
+    if (rnn_cnn) {
         if (!o->set_crop)
             o->crop = 256;
         if (!o->set_steps)
@@ -251,6 +277,13 @@ static int parse_options(int argc, char **argv, train_options *o)
                                o->model);
     if (o->crop % 64 != 0)
         return cli_usage_error("train", "--crop must be a multiple of 64");
+    if (strcmp(o->device, "cpu") != 0 && strcmp(o->device, "cuda") != 0)
+        return cli_usage_error("train", "--device must be cpu or cuda");
+#ifndef NIC_HAVE_CUDA
+    if (strcmp(o->device, "cuda") == 0)
+        return cli_usage_error("train", "this nic was built without the CUDA backend "
+                                        "(build with `make cuda`, see docs/TRAINING.md)");
+#endif
     return NIC_EXIT_OK;
 }
 
@@ -279,6 +312,229 @@ int train_file_exists(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0;
+}
+
+/* Where the steps run: the CPU trainer, or the CUDA one (the host model stays
+ * the master copy for checkpoints; pull/push move the state across). */
+typedef struct backend {
+    nic_hyper_trainer *cpu;
+#ifdef NIC_HAVE_CUDA
+    nn_cuda *dev;
+    nic_hyper_cuda *gpu;
+#endif
+} backend;
+
+static nic_status be_step(nic_context *ctx, backend *be, nic_hyper_model *m, const float *x,
+                          const float *t_rate, nn_rng *rng, int train, nic_hyper_stats *s)
+{
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu) {
+        if (train)
+            NIC_TRY(nn_cuda_zero_grad(ctx, be->dev, nic_hyper_cuda_params(be->gpu)));
+        return nic_hyper_cuda_train_step(ctx, be->gpu, x, t_rate, rng, train, s);
+    }
+#endif
+    if (train)
+        nn_params_zero_grad(&m->params);
+    return nic_hyper_train_step(ctx, be->cpu, x, t_rate, rng, train, s);
+}
+
+/* One sum of the whole gradient arena over all processes (through the host for the GPU). */
+static nic_status be_sum_grads(nic_context *ctx, const cli_dist *dist, backend *be,
+                               nic_hyper_model *m)
+{
+    if (dist->size < 2)
+        return NIC_OK;
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu)
+        NIC_TRY(nn_cuda_grads_download(ctx, be->dev, nic_hyper_cuda_params(be->gpu), &m->params));
+#endif
+    cli_dist_sum_floats(dist, m->params.grad, m->params.total);
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu)
+        NIC_TRY(nn_cuda_grads_upload(ctx, be->dev, nic_hyper_cuda_params(be->gpu), &m->params));
+#endif
+    return NIC_OK;
+}
+
+static nic_status be_update(nic_context *ctx, backend *be, nic_hyper_model *m, nn_adam *opt,
+                            float lr, double clip, double *norm)
+{
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu) {
+        nn_cuda_params *p = nic_hyper_cuda_params(be->gpu);
+        NIC_TRY(nn_cuda_grad_clip(ctx, be->dev, p, clip, norm));
+        return nn_cuda_adam_step(ctx, be->dev, opt, p, lr);
+    }
+#endif
+    *norm = clip > 0 ? nn_grad_clip(&m->params, -1, clip) : nn_grad_norm(&m->params, -1);
+    nn_adam_step(opt, &m->params, lr);
+    return NIC_OK;
+}
+
+/* Device state -> host model (before checkpoints), and back. */
+static nic_status be_pull(nic_context *ctx, backend *be, nic_hyper_model *m)
+{
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu)
+        return nn_cuda_params_download(ctx, be->dev, nic_hyper_cuda_params(be->gpu), &m->params);
+#endif
+    (void)ctx, (void)be, (void)m;
+    return NIC_OK;
+}
+
+static nic_status be_push(nic_context *ctx, backend *be)
+{
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu)
+        return nn_cuda_params_upload(ctx, be->dev, nic_hyper_cuda_params(be->gpu));
+#endif
+    (void)ctx, (void)be;
+    return NIC_OK;
+}
+
+/* GPU of this process: the node-local rank under a launcher, else 0. */
+#ifdef NIC_HAVE_CUDA
+static int local_gpu(int count)
+{
+    static const char *vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        if (getenv(vars[i]))
+            return count > 0 ? atoi(getenv(vars[i])) % count : 0;
+    return 0;
+}
+#endif
+
+static nic_status be_create(nic_context *ctx, backend *be, const train_options *o,
+                            nic_hyper_model *m, nn_engine *eng, int first, int count)
+{
+    memset(be, 0, sizeof(*be));
+#ifdef NIC_HAVE_CUDA
+    if (strcmp(o->device, "cuda") == 0) {
+        int n = nn_cuda_device_count();
+        if (n == 0)
+            return nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "--device cuda: %s",
+                            nn_cuda_unavailable_reason());
+        NIC_TRY(nn_cuda_create(ctx, local_gpu(n), &be->dev));
+        NIC_TRY(nic_hyper_cuda_create(ctx, be->dev, m, count, (int)o->crop, &be->gpu));
+        return nic_hyper_cuda_set_shard(ctx, be->gpu, first, (int)o->batch);
+    }
+#endif
+    NIC_TRY(nic_hyper_trainer_create(ctx, eng, m, count, (int)o->crop, 0, &be->cpu));
+    return nic_hyper_trainer_set_shard(ctx, be->cpu, first, (int)o->batch);
+}
+
+static void be_destroy(backend *be)
+{
+    nic_hyper_trainer_destroy(be->cpu);
+#ifdef NIC_HAVE_CUDA
+    nic_hyper_cuda_destroy(be->gpu);
+    nn_cuda_destroy(be->dev);
+#endif
+    memset(be, 0, sizeof(*be));
+}
+
+static const char *be_describe(const backend *be, const nn_engine *eng, char *buf, size_t cap)
+{
+#ifdef NIC_HAVE_CUDA
+    if (be->gpu) {
+        snprintf(buf, cap, "cuDNN on %s", nn_cuda_name(be->dev));
+        return buf;
+    }
+#endif
+    snprintf(buf, cap, "%s", nn_engine_has_dnnl(eng) ? "oneDNN" : "reference");
+    return buf;
+}
+
+/* Mean bpp / PSNR on fixed validation crops at three rates (rounding, like the
+ * coder). Each process evaluates its shard of every validation batch; rank 0
+ * prints and writes the sums. */
+static nic_status validate(nic_context *ctx, const cli_dist *dist, backend *be,
+                           nic_hyper_model *m, const nic_image_set *val, const train_options *o, int first,
+                           int count, float *batch, FILE *csv, int64_t step)
+{
+    if (!val->count || o->val_count == 0)
+        return NIC_OK;
+    static const float rates[3] = {0.0f, 0.5f, 1.0f};
+    nic_crop_options crop = {(uint32_t)o->crop, (uint32_t)o->crop, 0, 3};
+    float *t_rate = malloc(sizeof(float) * o->batch);
+    if (!t_rate)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
+    nic_status st = NIC_OK;
+    for (int r = 0; r < 3; r++) {
+        nn_rng vr;
+        nn_rng_seed(&vr, 12345); /* the same crops every time */
+        double sums[3] = {0, 0, 0}; /* bpp, mse, failed */
+        long done = 0;
+        for (long k = 0; k < o->val_count; k += o->batch) {
+            nic_hyper_stats s = {0};
+            for (long b = 0; b < o->batch; b++)
+                t_rate[b] = rates[r];
+            if (st == NIC_OK)
+                st = nic_image_set_sample_range(ctx, val, &vr, &crop, (int)o->batch, first,
+                                                count, batch);
+            if (st == NIC_OK)
+                st = be_step(ctx, be, m, batch, t_rate, NULL, 0, &s);
+            sums[0] += s.bpp;
+            sums[1] += s.mse;
+            done++;
+        }
+        sums[2] = st != NIC_OK;
+        cli_dist_sum_doubles(dist, sums, 3);
+        if (sums[2] > 0) {
+            if (st == NIC_OK)
+                st = nic_fail(ctx, NIC_ERR_INTERNAL, "validation failed in another process");
+            break;
+        }
+        double bpp = sums[0] / done, mse = sums[1] / done;
+        double psnr = 10 * log10(255.0 * 255.0 / mse);
+        if (dist->rank == 0) {
+            printf("  val t=%.1f: %.4f bpp, %.2f dB\n", rates[r], bpp, psnr);
+            fprintf(csv, "%lld,%.2f,%.6f,%.4f\n", (long long)step, rates[r], bpp, psnr);
+        }
+    }
+    if (dist->rank == 0) {
+        fflush(csv);
+        fflush(stdout);
+    }
+    free(t_rate);
+    return st;
+}
+
+/* Makes every rank's model, moments, step and RNG rank 0's. */
+static void share_state(const cli_dist *dist, nn_params *p, nn_adam *opt, nn_rng *rng)
+{
+    if (dist->size < 2)
+        return;
+    cli_dist_broadcast(dist, p->data, p->total * sizeof(float));
+    cli_dist_broadcast(dist, p->m, p->total * sizeof(float));
+    cli_dist_broadcast(dist, p->v, p->total * sizeof(float));
+    cli_dist_broadcast(dist, &opt->step, sizeof(opt->step));
+    cli_dist_broadcast(dist, rng->s, sizeof(rng->s));
+}
+
+static int make_run_folder(const char *out_dir)
+{
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+        /* also create the parent, once (runs/ on a fresh checkout) */
+        char parent[1024];
+        snprintf(parent, sizeof(parent), "%s", out_dir);
+        char *slash = strrchr(parent, '/');
+        if (slash) {
+            *slash = '\0';
+            mkdir(parent, 0755);
+        }
+        if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "nic train: error: cannot create %s: %s\n", out_dir, strerror(errno));
+            return NIC_EXIT_OUTPUT;
+        }
+    }
+    return NIC_EXIT_OK;
+}
+
+int train_make_dir(const char *dir)
+{
+    return make_run_folder(dir) == NIC_EXIT_OK;
 }
 
 int train_run_init(train_run *r, const train_options *o)
@@ -354,73 +610,6 @@ void train_run_close(train_run *r)
     r->tcsv = r->vcsv = NULL;
 }
 
-int train_make_dir(const char *out_dir)
-{
-    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
-        /* also create the parent, once (runs/ on a fresh checkout) */
-        char parent[1024];
-        snprintf(parent, sizeof(parent), "%s", out_dir);
-        char *slash = strrchr(parent, '/');
-        if (slash) {
-            *slash = '\0';
-            mkdir(parent, 0755);
-        }
-        if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, "nic train: error: cannot create %s: %s\n", out_dir, strerror(errno));
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Mean bpp / PSNR on fixed validation crops at three rates (rounding, like the coder). */
-static nic_status validate(nic_context *ctx, nic_hyper_trainer *tr, const nic_image_set *val,
-                           const train_options *o, float *batch, FILE *csv, int64_t step)
-{
-    if (!val->count || o->val_count == 0)
-        return NIC_OK;
-    static const float rates[3] = {0.0f, 0.5f, 1.0f};
-    nic_crop_options crop = {(uint32_t)o->crop, (uint32_t)o->crop, 0, 3};
-    float *t_rate = malloc(sizeof(float) * o->batch);
-    if (!t_rate)
-        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
-    for (int r = 0; r < 3; r++) {
-        nn_rng vr;
-        nn_rng_seed(&vr, 12345); /* the same crops every time */
-        double bpp = 0, mse = 0;
-        long done = 0;
-        for (long k = 0; k < o->val_count; k += o->batch) {
-            nic_status st = nic_image_set_sample(ctx, val, &vr, &crop, (int)o->batch, batch);
-            nic_hyper_stats s;
-            for (long b = 0; b < o->batch; b++)
-                t_rate[b] = rates[r];
-            if (st == NIC_OK)
-                st = nic_hyper_train_step(ctx, tr, batch, t_rate, NULL, 0, &s);
-            if (st != NIC_OK) {
-                free(t_rate);
-                return st;
-            }
-            bpp += s.bpp;
-            mse += s.mse;
-            done++;
-        }
-        bpp /= done;
-        mse /= done;
-        double psnr = 10 * log10(255.0 * 255.0 / mse);
-        printf("  val t=%.1f: %.4f bpp, %.2f dB\n", rates[r], bpp, psnr);
-        fprintf(csv, "%lld,%.2f,%.6f,%.4f\n", (long long)step, rates[r], bpp, psnr);
-    }
-    fflush(csv);
-    fflush(stdout);
-    free(t_rate);
-    return NIC_OK;
-}
-
-static void hyper_init(void *model, nn_rng *rng)
-{
-    nic_hyper_model_init(model, rng);
-}
-
 int cmd_train(int argc, char **argv)
 {
     train_options o;
@@ -431,42 +620,63 @@ int cmd_train(int argc, char **argv)
         return train_rnn(&o);
     if (strcmp(o.model, "rnn+cnn") == 0)
         return train_rnn_cnn(&o);
-    train_run run;
-    if (!train_run_init(&run, &o))
-        return NIC_EXIT_OUTPUT;
+    cli_dist dist;
+    if (cli_dist_init(&dist) != 0)
+        return NIC_EXIT_INTERNAL;
+    const int root = dist.rank == 0;
+    char out_dir[1024], ckpt[1100], model_path[1100], train_csv[1100], val_csv[1100];
+    snprintf(out_dir, sizeof(out_dir), "%s", o.out ? o.out : "runs/hyper");
+    rc = root ? make_run_folder(out_dir) : NIC_EXIT_OK;
+    if (cli_dist_any(&dist, rc != NIC_EXIT_OK)) {
+        cli_dist_finalize(&dist, 0);
+        return rc != NIC_EXIT_OK ? rc : NIC_EXIT_OUTPUT;
+    }
+    snprintf(ckpt, sizeof(ckpt), "%s/checkpoint.safetensors", out_dir);
+    snprintf(model_path, sizeof(model_path), "%s/model.safetensors", out_dir);
+    snprintf(train_csv, sizeof(train_csv), "%s/train.csv", out_dir);
+    snprintf(val_csv, sizeof(val_csv), "%s/val.csv", out_dir);
 
     nic_context *ctx = cli_context_create();
-    if (!ctx)
+    if (!ctx) {
+        cli_dist_finalize(&dist, 1);
         return NIC_EXIT_INTERNAL;
+    }
+    if (!root)
+        nic_context_set_log(ctx, NULL, NULL); /* rank 0 speaks for the run */
     nn_engine *eng = NULL;
     nic_hyper_model model;
     memset(&model, 0, sizeof(model));
-    nic_hyper_trainer *tr = NULL;
+    backend be;
+    memset(&be, 0, sizeof(be));
     nic_image_set data, val;
     nic_image_set_init(&data);
     nic_image_set_init(&val);
     float *batch = NULL, *t_rate = NULL;
     nic_batch_loader *loader = NULL;
     const nic_crop_options crop = {(uint32_t)o.crop, (uint32_t)o.crop, 1, 3};
+    FILE *tcsv = NULL, *vcsv = NULL;
     nn_rng rng;
     nn_adam opt;
     char config[1024];
     char *stored = NULL;
     nic_status st = NIC_OK;
+    int shard_first = 0, shard_count = (int)o.batch;
 
-    int resume = train_file_exists(run.ckpt);
-    if (resume) {
-        /* The architecture comes from the checkpoint, whatever the flags say. */
+    /* Rank 0 decides: new run or resume, and the architecture (from the
+     * checkpoint, whatever the flags say); the others follow. */
+    long head[4] = {0, o.n, o.m, o.nz};
+    if (root && train_file_exists(ckpt)) {
+        head[0] = 1;
         nn_st_file f;
-        st = nn_st_read_file(ctx, run.ckpt, &f);
+        st = nn_st_read_file(ctx, ckpt, &f);
         if (st == NIC_OK) {
             const char *cfg = nn_st_get_meta(&f, "config");
             long n, m, nz, seed;
             if (train_config_long(cfg, "n", &n) && train_config_long(cfg, "m", &m) &&
                 train_config_long(cfg, "nz", &nz)) {
-                o.n = n;
-                o.m = m;
-                o.nz = nz;
+                head[1] = n;
+                head[2] = m;
+                head[3] = nz;
             }
             /* the training batches are a function of the run's seed and the step */
             if (train_config_long(cfg, "seed", &seed))
@@ -474,84 +684,183 @@ int cmd_train(int argc, char **argv)
             nn_st_free(&f);
         }
     }
+    cli_dist_broadcast(&dist, head, sizeof(head));
+    int resume = (int)head[0];
+    o.n = head[1];
+    o.m = head[2];
+    o.nz = head[3];
     config_string(&o, config, sizeof(config));
     nic_hyper_config hc = {(int)o.n, (int)o.m, (int)o.nz};
     if (st == NIC_OK)
         st = nic_hyper_model_create(ctx, &hc, &model);
     nn_adam_init(&opt);
     nn_rng_seed(&rng, (uint64_t)o.seed);
-    if (st == NIC_OK)
-        st = train_run_start(ctx, &run, &o, resume, &model.params, &opt, &rng, &stored,
-                             hyper_init, &model);
-    if (st == NIC_OK && o.export_path) {
-        char desc[3072];
-        snprintf(desc, sizeof(desc), "hyper model, step %lld of run %s; training config %s",
-                 (long long)opt.step, run.dir, stored ? stored : config);
-        st = nic_hyper_export(ctx, &model, o.export_path, desc);
+    if (st == NIC_OK && root) {
+        if (resume) {
+            st = nn_checkpoint_load(ctx, ckpt, &model.params, &opt, &rng, &stored);
+            if (st == NIC_OK)
+                printf("resuming %s at step %lld\n", ckpt, (long long)opt.step);
+        } else if (o.init) {
+            /* a weights file, or an exported model (weights + its entropy tables) */
+            st = nn_weights_load_ex(ctx, o.init, &model.params, "z_tables.");
+            if (st == NIC_OK)
+                printf("new run in %s, weights from %s\n", out_dir, o.init);
+        } else {
+            nic_hyper_model_init(&model, &rng);
+            printf("new run in %s\n", out_dir);
+        }
+    }
+    if (cli_dist_any(&dist, st != NIC_OK)) {
         if (st == NIC_OK)
-            printf("wrote %s (step %lld)\n", o.export_path, (long long)opt.step);
+            st = nic_fail(ctx, NIC_ERR_INTERNAL, "rank 0 could not set up the run");
         goto done;
     }
-    if (st == NIC_OK)
-        st = train_load_sets(ctx, &o, (uint32_t)o.crop, &data, &val);
+    share_state(&dist, &model.params, &opt, &rng);
+    if (o.export_path) {
+        if (root) {
+            char desc[3072];
+            snprintf(desc, sizeof(desc), "hyper model, step %lld of run %s; training config %s",
+                     (long long)opt.step, out_dir, stored ? stored : config);
+            st = nic_hyper_export(ctx, &model, o.export_path, desc);
+            if (st == NIC_OK)
+                printf("wrote %s (step %lld)\n", o.export_path, (long long)opt.step);
+        }
+        goto done;
+    }
+    if (dist.size > o.batch) {
+        st = nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT,
+                      "%d processes cannot share a batch of %ld crops (--batch is the global batch)",
+                      dist.size, o.batch);
+        goto done;
+    }
+    cli_dist_shard((int)o.batch, dist.rank, dist.size, &shard_first, &shard_count);
+    if (root) {
+        printf("loading training images from %s\n", o.data);
+        fflush(stdout);
+    }
+    st = nic_image_set_add_list(ctx, &data, o.data, (uint32_t)o.crop, NIC_IMAGE_SET_SKIP_BAD);
+    if (st == NIC_OK && data.count == 0)
+        st = nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "no training image is %ldx%ld or larger",
+                      o.crop, o.crop);
+    if (st == NIC_OK && o.val_count > 0) {
+        st = nic_image_set_add_list(ctx, &val, o.val, (uint32_t)o.crop, NIC_IMAGE_SET_SKIP_BAD);
+        if (st != NIC_OK) {
+            if (root)
+                fprintf(stderr, "nic: warning: no validation (%s)\n", nic_context_error(ctx));
+            nic_context_clear_error(ctx);
+            nic_image_set_free(&val);
+            nic_image_set_init(&val);
+            st = NIC_OK;
+        }
+    }
+    /* Validation runs only when every rank has the images (same sets everywhere). */
+    if (cli_dist_any(&dist, val.count == 0)) {
+        nic_image_set_free(&val);
+        nic_image_set_init(&val);
+    }
     if (st == NIC_OK)
         st = nn_engine_create(ctx, &eng);
     if (st == NIC_OK)
-        st = nic_hyper_trainer_create(ctx, eng, &model, (int)o.batch, (int)o.crop, 0, &tr);
-    /* crops of the next step are cut on a worker thread while a step trains */
+        st = be_create(ctx, &be, &o, &model, eng, shard_first, shard_count);
+    /* crops of the next step are cut on a worker thread while a step trains
+     * (each process only its shard of the global batch) */
     if (st == NIC_OK)
-        st = nic_batch_loader_create(ctx, &data, &crop, (int)o.batch, (uint64_t)o.seed, opt.step,
-                                     1, &loader);
+        st = nic_batch_loader_create_shard(ctx, &data, &crop, (int)o.batch, shard_first,
+                                           shard_count, (uint64_t)o.seed, opt.step, 1, &loader);
     if (st == NIC_OK) {
-        batch = malloc(sizeof(float) * o.batch * 3 * o.crop * o.crop); /* validation */
+        batch = malloc(sizeof(float) * shard_count * 3 * o.crop * o.crop); /* validation */
         t_rate = malloc(sizeof(float) * o.batch);
         if (!batch || !t_rate)
             st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
     }
-    if (st == NIC_OK)
-        st = train_run_open_logs(ctx, &run, "step,loss,bpp,bpp_z,psnr,grad_norm,lr,seconds",
-                                 "step,t,bpp,psnr");
-    if (st != NIC_OK)
+    if (st == NIC_OK && root) {
+        tcsv = fopen(train_csv, "a");
+        vcsv = fopen(val_csv, "a");
+        if (!tcsv || !vcsv)
+            st = nic_fail(ctx, NIC_ERR_IO, "%s: cannot write logs: %s", out_dir, strerror(errno));
+    }
+    if (cli_dist_any(&dist, st != NIC_OK)) {
+        if (st == NIC_OK)
+            st = nic_fail(ctx, NIC_ERR_INTERNAL, "another process could not set up training");
         goto done;
-    FILE *tcsv = run.tcsv, *vcsv = run.vcsv;
-    printf("model hyper: N=%ld M=%ld NZ=%ld, %zu parameters; %zu training images (%.1f MP); "
-           "batch %ld x %ldx%ld; %s convolutions\n",
-           o.n, o.m, o.nz, model.params.total, data.count, data.pixels / 1e6, o.batch, o.crop,
-           o.crop, nn_engine_has_dnnl(eng) ? "oneDNN" : "reference");
-    fflush(stdout);
+    }
+    if (root) {
+        if (ftell(tcsv) == 0)
+            fprintf(tcsv, "step,loss,bpp,bpp_z,psnr,grad_norm,lr,seconds\n");
+        if (ftell(vcsv) == 0)
+            fprintf(vcsv, "step,t,bpp,psnr\n");
+        char where[512];
+        printf("model hyper: N=%ld M=%ld NZ=%ld, %zu parameters; %zu training images (%.1f MP); "
+               "batch %ld x %ldx%ld; %s convolutions\n",
+               o.n, o.m, o.nz, model.params.total, data.count, data.pixels / 1e6, o.batch, o.crop,
+               o.crop, be_describe(&be, eng, where, sizeof(where)));
+        if (dist.size > 1)
+            printf("data-parallel: %d processes, %d to %d crops each\n", dist.size,
+                   (int)(o.batch / dist.size), (int)((o.batch + dist.size - 1) / dist.size));
+        fflush(stdout);
+    }
 
-    train_install_signals();
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGUSR1, on_signal); /* mpirun forwards SIGUSR1 to every process */
     nn_lr_schedule sched = {.kind = NN_LR_COSINE, .lr = (float)o.lr, .lr_min = (float)o.lr_min,
-                            .warmup = 500, .total = o.steps > 500 ? o.steps - 500 : 1};
+                            .warmup = o.warmup,
+                            .total = o.steps > o.warmup ? o.steps - o.warmup : 1};
     double start = train_now(), last = start;
     int64_t last_step = opt.step;
     double acc_loss = 0, acc_bpp = 0, acc_bpp_z = 0, acc_mse = 0, acc_norm = 0;
     int acc_n = 0;
-    while (opt.step < o.steps && !stop_requested) {
-        if (o.time_limit_min > 0 && train_now() - start > o.time_limit_min * 60) {
-            printf("time limit reached\n");
+    while (opt.step < o.steps) {
+        /* Every rank must agree to go on (a signal or a clock may reach one first). */
+        int time_up = o.time_limit_min > 0 && train_now() - start > o.time_limit_min * 60;
+        if (cli_dist_any(&dist, stop_requested || time_up)) {
+            if (root && !stop_requested)
+                printf("time limit reached\n");
             break;
         }
+        /* The loader cut this process's shard of the global batch; every
+         * process draws all the global batch's rates (the RNG stays the same
+         * everywhere). */
         const float *x = NULL;
         st = nic_batch_loader_next(ctx, loader, &x, NULL);
-        if (st != NIC_OK)
-            break;
         for (long b = 0; b < o.batch; b++)
             t_rate[b] = nn_rng_uniform(&rng);
-        nn_params_zero_grad(&model.params);
-        nic_hyper_stats s;
-        st = nic_hyper_train_step(ctx, tr, x, t_rate, &rng, 1, &s);
-        if (st != NIC_OK)
+        nic_hyper_stats s = {0};
+        if (st == NIC_OK)
+            st = be_step(ctx, &be, &model, x, t_rate + shard_first, &rng, 1, &s);
+        /* One sum over the whole gradient arena; then the shards' loss terms. */
+        if (dist.size > 1) {
+            int failed = st != NIC_OK;
+            nic_status sum_st = be_sum_grads(ctx, &dist, &be, &model);
+            if (!failed)
+                st = sum_st;
+        }
+        double red[5] = {s.loss, s.bpp, s.bpp_z, s.mse, st != NIC_OK};
+        cli_dist_sum_doubles(&dist, red, 5);
+        if (red[4] > 0) {
+            if (st == NIC_OK)
+                st = nic_fail(ctx, NIC_ERR_INTERNAL, "another process failed at step %lld",
+                              (long long)opt.step);
             break;
+        }
+        s.loss = red[0];
+        s.bpp = red[1];
+        s.bpp_z = red[2];
+        s.mse = red[3];
         if (!isfinite(s.loss)) {
             st = nic_fail(ctx, NIC_ERR_INTERNAL, "loss is not finite at step %lld; resume from the "
                           "last checkpoint with a lower --lr", (long long)opt.step);
             break;
         }
-        double norm = o.clip > 0 ? nn_grad_clip(&model.params, -1, o.clip)
-                                 : nn_grad_norm(&model.params, -1);
+        double norm = 0;
         float lr = nn_lr_at(&sched, opt.step);
-        nn_adam_step(&opt, &model.params, lr);
+        st = be_update(ctx, &be, &model, &opt, lr, o.clip, &norm);
+        if (cli_dist_any(&dist, st != NIC_OK)) {
+            if (st == NIC_OK)
+                st = nic_fail(ctx, NIC_ERR_INTERNAL, "another process failed at step %lld",
+                              (long long)opt.step);
+            break;
+        }
         acc_loss += s.loss;
         acc_bpp += s.bpp;
         acc_bpp_z += s.bpp_z;
@@ -564,51 +873,70 @@ int cmd_train(int argc, char **argv)
             double mse = acc_mse / acc_n;
             double eta = (o.steps - opt.step) / (sps > 0 ? sps : 1);
             long eta_min = (long)(eta / 60);
-            printf("step %7lld/%ld  loss %.4f  bpp %.4f (z %.4f)  psnr %.2f  |g| %.3f  lr %.2e  "
-                   "%.2f steps/s  eta %ldh%02ldm\n",
-                   (long long)opt.step, o.steps, acc_loss / acc_n, acc_bpp / acc_n,
-                   acc_bpp_z / acc_n, 10 * log10(255.0 * 255.0 / mse), acc_norm / acc_n, lr, sps,
-                   eta_min / 60, eta_min % 60);
-            fflush(stdout);
-            fprintf(tcsv, "%lld,%.6f,%.6f,%.6f,%.4f,%.5f,%.3g,%.1f\n", (long long)opt.step,
-                    acc_loss / acc_n, acc_bpp / acc_n, acc_bpp_z / acc_n,
-                    10 * log10(255.0 * 255.0 / mse), acc_norm / acc_n, lr, t - start);
-            fflush(tcsv);
+            if (root) {
+                printf("step %7lld/%ld  loss %.4f  bpp %.4f (z %.4f)  psnr %.2f  |g| %.3f  "
+                       "lr %.2e  %.2f steps/s  eta %ldh%02ldm\n",
+                       (long long)opt.step, o.steps, acc_loss / acc_n, acc_bpp / acc_n,
+                       acc_bpp_z / acc_n, 10 * log10(255.0 * 255.0 / mse), acc_norm / acc_n, lr,
+                       sps, eta_min / 60, eta_min % 60);
+                fflush(stdout);
+                fprintf(tcsv, "%lld,%.6f,%.6f,%.6f,%.4f,%.5f,%.3g,%.1f\n", (long long)opt.step,
+                        acc_loss / acc_n, acc_bpp / acc_n, acc_bpp_z / acc_n,
+                        10 * log10(255.0 * 255.0 / mse), acc_norm / acc_n, lr, t - start);
+                fflush(tcsv);
+            }
             acc_loss = acc_bpp = acc_bpp_z = acc_mse = acc_norm = 0;
             acc_n = 0;
             last = t;
             last_step = opt.step;
         }
         if (opt.step % o.ckpt_every == 0) {
-            st = nn_checkpoint_save(ctx, run.ckpt, &model.params, &opt, &rng, config);
-            if (st != NIC_OK)
+            /* Ranks hold the same state (identical sums, identical updates);
+             * rank 0's copy is shared anyway so nothing can drift. */
+            st = be_pull(ctx, &be, &model);
+            share_state(&dist, &model.params, &opt, &rng);
+            if (st == NIC_OK && dist.size > 1)
+                st = be_push(ctx, &be);
+            if (st == NIC_OK && root)
+                st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+            if (cli_dist_any(&dist, st != NIC_OK))
                 break;
         }
         if (opt.step % o.val_every == 0) {
-            st = validate(ctx, tr, &val, &o, batch, vcsv, opt.step);
+            st = validate(ctx, &dist, &be, &model, &val, &o, shard_first, shard_count, batch,
+                          vcsv, opt.step);
             if (st != NIC_OK)
                 break;
         }
     }
-    if (st == NIC_OK) {
-        st = nn_checkpoint_save(ctx, run.ckpt, &model.params, &opt, &rng, config);
+    if (cli_dist_any(&dist, st != NIC_OK)) {
         if (st == NIC_OK)
-            st = nic_hyper_export(ctx, &model, run.model, config);
+            st = nic_fail(ctx, NIC_ERR_INTERNAL, "another process failed");
+    } else if (root) {
+        st = be_pull(ctx, &be, &model);
         if (st == NIC_OK)
-            printf("saved %s (step %lld) and %s\n", run.ckpt, (long long)opt.step, run.model);
+            st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
+        if (st == NIC_OK)
+            st = nic_hyper_export(ctx, &model, model_path, config);
+        if (st == NIC_OK)
+            printf("saved %s (step %lld) and %s\n", ckpt, (long long)opt.step, model_path);
     }
 done:
     rc = cli_report("train", ctx, st);
-    train_run_close(&run);
+    if (tcsv)
+        fclose(tcsv);
+    if (vcsv)
+        fclose(vcsv);
     nic_batch_loader_destroy(loader);
     free(batch);
     free(t_rate);
     free(stored);
-    nic_hyper_trainer_destroy(tr);
+    be_destroy(&be);
     nic_hyper_model_free(&model);
     nn_engine_destroy(eng);
     nic_image_set_free(&data);
     nic_image_set_free(&val);
     nic_context_destroy(ctx);
+    cli_dist_finalize(&dist, 0);
     return rc;
 }

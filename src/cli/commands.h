@@ -19,4 +19,9 @@ void help_encode(FILE *out);
 int cmd_decode(int argc, char **argv);
 void help_decode(FILE *out);
 
+int cmd_serve(int argc, char **argv);
+void help_serve(FILE *out);
+int cmd_experiment(int argc, char **argv);
+void help_experiment(FILE *out);
+
 #endif

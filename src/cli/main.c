@@ -17,6 +17,10 @@ static const cli_command commands[] = {
     {"convert", "convert between PNG, JPEG, PPM/PGM (e.g. to make a JPEG baseline)", cmd_convert,
      help_convert},
     {"info", "check a .nic file and print its header, streams and sizes", cmd_info, help_info},
+    {"serve", "HTTP API and web page (encode, decode, in-browser decoding)", cmd_serve,
+     help_serve},
+    {"experiment", "run a reproducible experiment and write its report (mnist)", cmd_experiment,
+     help_experiment},
 };
 
 const cli_command *cli_find_command(const char *name)

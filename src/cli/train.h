@@ -14,8 +14,8 @@
 #include "nn/rng.h"
 
 typedef struct train_options {
-    const char *model, *data, *val, *out, *init, *export_path;
-    long steps, batch, crop, seed, log_every, ckpt_every, val_every, val_count;
+    const char *model, *data, *val, *out, *init, *export_path, *device;
+    long steps, batch, crop, seed, log_every, ckpt_every, val_every, val_count, warmup;
     double lr, lr_min, clip, time_limit_min;
     long n, m, nz; /* hyper widths */
     /* rnn */
@@ -24,7 +24,7 @@ typedef struct train_options {
     long widths[10]; /* E-Conv, E-RNN1..3, bits, D-Conv, D-RNN1..4 */
     int lstm, oneshot;
     /* which options the command line set (model defaults differ) */
-    int set_batch, set_crop, set_lr, set_steps;
+    int set_batch, set_crop, set_lr, set_steps, set_warmup;
 } train_options;
 
 /* Set by SIGINT / SIGTERM once train_install_signals() ran. */

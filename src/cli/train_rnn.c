@@ -197,7 +197,8 @@ int train_rnn(train_options *o)
 
     train_install_signals();
     nn_lr_schedule sched = {.kind = NN_LR_COSINE, .lr = (float)o->lr, .lr_min = (float)o->lr_min,
-                            .warmup = 200, .total = o->steps > 200 ? o->steps - 200 : 1};
+                            .warmup = o->warmup,
+                            .total = o->steps > o->warmup ? o->steps - o->warmup : 1};
     nic_crop_options crop = {(uint32_t)o->crop, (uint32_t)o->crop, 1, 3};
     double start = train_now(), last = start;
     int64_t last_step = opt.step;

@@ -10,18 +10,45 @@
 #include "codec/rnn_codec.h"
 #include "image/resize.h"
 
-typedef struct codec_cache {
+/* A model shared by several contexts: loaded once, read-only afterwards. */
+struct nic_model {
+    char name[32];
     nic_hyper_codec *hyper;
-    nic_rnn_codec *rnn, *rnn_cnn;
+};
+
+/* What a context holds (ctx->codecs). Either its own model (loaded on first
+ * use), or a view of a shared one: a copy of the codec struct, so that the
+ * layer descriptors that run_chain plans into and the engine are this
+ * context's, while weights, integer heads and tables stay shared. */
+typedef struct codec_cache {
+    nic_hyper_codec *hyper; /* own model, or NULL */
+    nic_hyper_codec view;   /* when shared != NULL */
+    nic_model *shared;
+    nic_rnn_codec *rnn, *rnn_cnn; /* the progressive codecs (always the context's own) */
 } codec_cache;
 
 static void codec_cache_free(void *p)
 {
     codec_cache *cc = p;
     nic_hyper_codec_free(cc->hyper);
+    if (cc->shared)
+        nn_engine_destroy(cc->view.eng);
     nic_rnn_codec_free(cc->rnn);
     nic_rnn_codec_free(cc->rnn_cnn);
     free(cc);
+}
+
+static nic_status codec_cache_get(nic_context *ctx, codec_cache **out)
+{
+    if (!ctx->codecs) {
+        codec_cache *cc = calloc(1, sizeof(*cc));
+        if (!cc)
+            return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
+        ctx->codecs = cc;
+        ctx->codecs_free = codec_cache_free;
+    }
+    *out = ctx->codecs;
+    return NIC_OK;
 }
 
 static int is_file(const char *path)
@@ -57,16 +84,24 @@ static nic_status find_model_file(nic_context *ctx, const char *name, char *path
                     name, name);
 }
 
-static nic_status get_cache(nic_context *ctx, codec_cache **out)
+static nic_status load_hyper(nic_context *ctx, nic_hyper_codec **out)
 {
-    if (!ctx->codecs) {
-        codec_cache *cc = calloc(1, sizeof(*cc));
-        if (!cc)
-            return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
-        ctx->codecs = cc;
-        ctx->codecs_free = codec_cache_free;
+    char path[2048];
+    NIC_TRY(find_model_file(ctx, "hyper", path, sizeof(path)));
+    return nic_hyper_codec_load(ctx, path, out);
+}
+
+nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
+{
+    codec_cache *cc = NULL;
+    NIC_TRY(codec_cache_get(ctx, &cc));
+    if (cc->shared) {
+        *out = &cc->view;
+        return NIC_OK;
     }
-    *out = ctx->codecs;
+    if (!cc->hyper)
+        NIC_TRY(load_hyper(ctx, &cc->hyper));
+    *out = cc->hyper;
     return NIC_OK;
 }
 
@@ -74,7 +109,7 @@ static nic_status get_cache(nic_context *ctx, codec_cache **out)
 static nic_status get_rnn(nic_context *ctx, const char *name, int with_ctx, nic_rnn_codec **out)
 {
     codec_cache *cc = NULL;
-    NIC_TRY(get_cache(ctx, &cc));
+    NIC_TRY(codec_cache_get(ctx, &cc));
     nic_rnn_codec **slot = with_ctx ? &cc->rnn_cnn : &cc->rnn;
     if (!*slot) {
         char path[2048];
@@ -101,16 +136,67 @@ nic_status nic_codec_get_rnn_cnn(nic_context *ctx, nic_rnn_codec **out)
     return get_rnn(ctx, "rnn+cnn", 1, out);
 }
 
-nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
+nic_status nic_model_load(nic_context *ctx, const char *name, nic_model **out)
 {
-    codec_cache *cc = NULL;
-    NIC_TRY(get_cache(ctx, &cc));
-    if (!cc->hyper) {
-        char path[2048];
-        NIC_TRY(find_model_file(ctx, "hyper", path, sizeof(path)));
-        NIC_TRY(nic_hyper_codec_load(ctx, path, &cc->hyper));
+    if (!out)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nic_model_load: output pointer is NULL");
+    *out = NULL;
+    if (!name)
+        name = "hyper";
+    if (strcmp(name, "hyper") != 0)
+        return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "unknown model '%s' (available: hyper)", name);
+    nic_model *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
+    snprintf(m->name, sizeof(m->name), "%s", name);
+    nic_status st = load_hyper(ctx, &m->hyper);
+    if (st != NIC_OK) {
+        free(m);
+        return st;
     }
-    *out = cc->hyper;
+    *out = m;
+    return NIC_OK;
+}
+
+void nic_model_free(nic_model *model)
+{
+    if (!model)
+        return;
+    nic_hyper_codec_free(model->hyper);
+    free(model);
+}
+
+void nic_model_get_info(const nic_model *model, nic_model_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    if (!model)
+        return;
+    info->name = model->name;
+    info->path = model->hyper->path;
+    info->model_id = NIC_MODEL_ID_HYPER;
+    info->weights_hash = model->hyper->weights_hash;
+    for (int i = 0; i < model->hyper->model.params.count; i++)
+        info->parameters += model->hyper->model.params.items[i].count;
+}
+
+nic_status nic_context_use_model(nic_context *ctx, nic_model *model)
+{
+    if (!ctx || !model)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nic_context_use_model: NULL argument");
+    codec_cache *cc = NULL;
+    NIC_TRY(codec_cache_get(ctx, &cc));
+    if (cc->shared)
+        nn_engine_destroy(cc->view.eng);
+    nic_hyper_codec_free(cc->hyper);
+    cc->hyper = NULL;
+    cc->view = *model->hyper;
+    cc->view.eng = NULL;
+    cc->shared = model;
+    /* The fast kernels are an optimization: without an engine the plain ones run. */
+    if (nn_engine_create(ctx, &cc->view.eng) != NIC_OK) {
+        nic_context_clear_error(ctx);
+        cc->view.eng = NULL;
+    }
     return NIC_OK;
 }
 
@@ -160,7 +246,9 @@ static nic_status best_fitting(nic_context *ctx, nic_hyper_codec *c, const nic_h
     /* Sizes grow with the index (the steps shrink): bisection. */
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
-        nic_status st = nic_hyper_encode(ctx, c, lat, mid, ow, oh, &buf, &size);
+        nic_status st = nic_check_abort(ctx, "encode");
+        if (st == NIC_OK)
+            st = nic_hyper_encode(ctx, c, lat, mid, ow, oh, &buf, &size);
         if (st != NIC_OK) {
             free(best);
             return st;
@@ -189,7 +277,7 @@ static double psnr_of(nic_context *ctx, const nic_image *a, const nic_image *b)
     return q.psnr_rgb;
 }
 
-/* Decodes (fast kernels) and scales back to the original to measure quality. */
+/* Decodes (as nic_decode would) and scales back to the original to measure quality. */
 static double quality_after_decode(nic_context *ctx, nic_hyper_codec *c, const uint8_t *file,
                                    size_t size, const nic_image *original)
 {
@@ -197,7 +285,7 @@ static double quality_after_decode(nic_context *ctx, nic_hyper_codec *c, const u
     nic_image dec = {0}, up = {0};
     double psnr = -1;
     if (nic_container_parse(ctx, file, size, "candidate", 0, &f) == NIC_OK &&
-        nic_hyper_decode(ctx, c, &f, "candidate", 1, &dec) == NIC_OK &&
+        nic_hyper_decode(ctx, c, &f, "candidate", &dec) == NIC_OK &&
         nic_image_resize(ctx, &dec, original->width, original->height, &up) == NIC_OK)
         psnr = psnr_of(ctx, original, &up);
     nic_image_free(&dec);
@@ -314,6 +402,9 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
             double best_psnr = -1;
             int worse = 0;
             for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]) && st == NIC_OK; i++) {
+                st = nic_check_abort(ctx, "encode");
+                if (st != NIC_OK)
+                    break;
                 uint32_t w = (uint32_t)floor(img->width * scales[i] + 0.5);
                 uint32_t h = (uint32_t)floor(img->height * scales[i] + 0.5);
                 if (w < 8 || h < 8)
@@ -441,7 +532,7 @@ nic_status nic_decode_ex(nic_context *ctx, const void *data, size_t size, const 
                         name, f.model_id);
     nic_hyper_codec *c;
     NIC_TRY(nic_codec_get_hyper(ctx, &c));
-    NIC_TRY(nic_hyper_decode(ctx, c, &f, name, 0, &coded));
+    NIC_TRY(nic_hyper_decode(ctx, c, &f, name, &coded));
     return restore_size(ctx, &f, &coded, out);
 }
 

@@ -10,7 +10,6 @@
 #include "entropy/factorized.h"
 #include "entropy/gaussian.h"
 #include "models/likelihood.h"
-#include "nn/conv_det.h"
 #include "nn/safetensors.h"
 
 /* ln(s_t) in Q16 for the 64 Gaussian table scales s_t = nic_gaussian_scale_q16[t] / 2^16:
@@ -257,19 +256,18 @@ nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_co
         st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: not a hyper model (g_a / h_a weights missing)",
                       path);
     if (st == NIC_OK)
-        st = nic_hyper_model_create(ctx, &cfg, &c->model);
+        st = nic_hyper_model_create_values(ctx, &cfg, &c->model);
     if (st == NIC_OK)
         st = nic_codec_read_params(ctx, &f, path, &c->model.params, &c->weights_hash);
     if (st == NIC_OK)
         st = nic_hyper_int_create(ctx, &c->model, &c->hint);
     if (st == NIC_OK)
+        st = nic_int_transform_create(ctx, &c->model, 1, &c->synthesis);
+    c->isa = nn_isa_best();
+    if (st == NIC_OK)
         st = load_z_tables(ctx, c, &f);
     if (st == NIC_OK)
         st = nic_gaussian_create(ctx, &c->y_tables);
-    if (st == NIC_OK && nn_engine_create(ctx, &c->eng) != NIC_OK) {
-        nic_context_clear_error(ctx); /* reference kernels still work */
-        c->eng = NULL;
-    }
     nn_st_free(&f);
     if (st != NIC_OK) {
         nic_hyper_codec_free(c);
@@ -284,6 +282,8 @@ void nic_hyper_codec_free(nic_hyper_codec *c)
     if (!c)
         return;
     nic_hyper_int_free(&c->hint);
+    nic_int_transform_free(&c->analysis);
+    nic_int_transform_free(&c->synthesis);
     nic_cdf_set_free(&c->z_tables);
     nic_cdf_set_free(&c->y_tables);
     nic_hyper_model_free(&c->model);
@@ -292,6 +292,24 @@ void nic_hyper_codec_free(nic_hyper_codec *c)
 }
 
 /* ---------------------------------------------------------------- transforms */
+
+/* What only the encoder needs, made on first use so that decoding does not
+ * pay for it: the integer analysis and the engine (float kernels of h_a). */
+static nic_status prepare_encoder(nic_context *ctx, nic_hyper_codec *c)
+{
+    if (!c->have_engine) {
+        c->have_engine = 1;
+        if (nn_engine_create(ctx, &c->eng) != NIC_OK) {
+            nic_context_clear_error(ctx); /* reference kernels still work */
+            c->eng = NULL;
+        }
+    }
+    if (!c->have_analysis) {
+        NIC_TRY(nic_int_transform_create(ctx, &c->model, 0, &c->analysis));
+        c->have_analysis = 1;
+    }
+    return NIC_OK;
+}
 
 static int pad64(uint32_t v)
 {
@@ -339,22 +357,15 @@ static nic_status run_chain(nic_context *ctx, nn_engine *eng, unsigned flags, ni
     ww = w;
     for (int i = 0; i < count && st == NIC_OK; i++) {
         int last = i == count - 1;
+        st = nic_check_abort(ctx, "transform");
+        if (st != NIC_OK)
+            break;
         float *dst = last ? out : bufs[i & 1];
-        if ((flags & NN_CONV_REFERENCE) && b[i].transposed) {
-            /* the decoder's deterministic kernel (same bits everywhere, and faster) */
-            st = nn_conv_transpose_det_forward(ctx, b[i].c_in, hh, ww, b[i].c_out, b[i].k,
-                                               b[i].stride, b[i].k / 2, in,
-                                               nn_param_data(p, b[i].weight),
-                                               nn_param_data(p, b[i].bias), dst);
-            b[i].h_out = hh * b[i].stride;
-            b[i].w_out = ww * b[i].stride;
-        } else {
-            st = nic_conv_block_plan(ctx, eng, &b[i], 1, hh, ww, flags);
-            if (st != NIC_OK)
-                break;
-            st = nic_conv_block_forward(ctx, &b[i], p, in, dst);
-            nic_conv_block_release(&b[i]);
-        }
+        st = nic_conv_block_plan(ctx, eng, &b[i], 1, hh, ww, flags);
+        if (st != NIC_OK)
+            break;
+        st = nic_conv_block_forward(ctx, &b[i], p, in, dst);
+        nic_conv_block_release(&b[i]);
         hh = b[i].h_out;
         ww = b[i].w_out;
         if (st != NIC_OK || last)
@@ -390,10 +401,29 @@ void nic_hyper_latents_free(nic_hyper_latents *lat)
     memset(lat, 0, sizeof(*lat));
 }
 
+/* The float model's analysis on the engine's kernels (float_transforms). */
+static nic_status analyze_float(nic_context *ctx, nic_hyper_codec *c, const nic_image *img,
+                                int ph, int pw, float *y)
+{
+    const size_t plane = (size_t)ph * pw;
+    float *x = nn_alloc(3 * plane * sizeof(float));
+    if (!x)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory for a %ux%u image", img->width,
+                        img->height);
+    /* [0, 1] planes, edges replicated into the padding */
+    nic_codec_image_to_planes(img, ph, pw, x);
+    int h, w;
+    nic_hyper_model *m = &c->model;
+    nic_status st = run_chain(ctx, c->eng, 0, m->ga, m->ga_gdn, 4, &m->params, x, ph, pw, y, &h, &w);
+    nn_free(x);
+    return st;
+}
+
 nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_image *img,
                              nic_hyper_latents *lat)
 {
     memset(lat, 0, sizeof(*lat));
+    NIC_TRY(prepare_encoder(ctx, c));
     nic_hyper_model *m = &c->model;
     const int ph = pad64(img->height), pw = pad64(img->width);
     lat->width = img->width;
@@ -403,26 +433,27 @@ nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_ima
     lat->wy = pw / 16;
     lat->hz = ph / 64;
     lat->wz = pw / 64;
-    const size_t plane = (size_t)ph * pw, ny = (size_t)m->cfg.m * lat->hy * lat->wy;
+    const size_t ny = (size_t)m->cfg.m * lat->hy * lat->wy;
     const size_t nz = (size_t)m->cfg.nz * lat->hz * lat->wz;
-    float *x = nn_alloc(3 * plane * sizeof(float));
     float *zf = nn_alloc(nz * sizeof(float));
     lat->y = malloc(ny * sizeof(float));
     lat->zhat = malloc(nz * sizeof(int32_t));
     lat->mean_q16 = malloc(ny * sizeof(int32_t));
     lat->log_scale_q16 = malloc(ny * sizeof(int32_t));
     nic_status st = NIC_OK;
-    if (!x || !zf || !lat->y || !lat->zhat || !lat->mean_q16 || !lat->log_scale_q16) {
+    if (!zf || !lat->y || !lat->zhat || !lat->mean_q16 || !lat->log_scale_q16) {
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory for a %ux%u image", img->width,
                       img->height);
         goto done;
     }
-    /* [0, 1] planes, edges replicated into the padding */
-    nic_codec_image_to_planes(img, ph, pw, x);
+    if (c->float_transforms)
+        st = analyze_float(ctx, c, img, ph, pw, lat->y);
+    else
+        st = nic_int_analyze(ctx, &c->analysis, c->isa, img, ph, pw, c->mem_budget, lat->y);
     int h, w;
-    st = run_chain(ctx, c->eng, 0, m->ga, m->ga_gdn, 4, &m->params, x, ph, pw, lat->y, &h, &w);
     if (st == NIC_OK)
-        st = run_chain(ctx, c->eng, 0, m->ha, NULL, 3, &m->params, lat->y, h, w, zf, &h, &w);
+        st = run_chain(ctx, c->eng, 0, m->ha, NULL, 3, &m->params, lat->y, lat->hy, lat->wy, zf,
+                       &h, &w);
     if (st != NIC_OK)
         goto done;
     for (size_t i = 0; i < nz; i++) {
@@ -441,11 +472,16 @@ nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_ima
         nic_rans_encoder_free(&enc);
     }
 done:
-    nn_free(x);
     nn_free(zf);
     if (st != NIC_OK)
         nic_hyper_latents_free(lat);
     return st;
+}
+
+int64_t nic_hyper_step_q20(int32_t log_step_q16)
+{
+    double v = nearbyint(nic_q_exp(log_step_q16) * 1048576.0);
+    return v > 1e12 ? (int64_t)1000000000000 : (int64_t)v;
 }
 
 static int32_t t_from_quality(int q)
@@ -486,7 +522,7 @@ nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hype
     nic_hyper_int_log_steps(&c->hint, t_from_quality(q), log_step);
     y_indexes(c, lat->log_scale_q16, log_step, plane, idx);
     for (int ch = 0; ch < M; ch++) {
-        float step = expf(log_step[ch] / 65536.0f);
+        float step = (float)(nic_hyper_step_q20(log_step[ch]) / 1048576.0);
         for (size_t i = 0; i < plane; i++) {
             size_t k = ch * plane + i;
             float v = nearbyintf((lat->y[k] - lat->mean_q16[k] / 65536.0f) / step);
@@ -527,10 +563,69 @@ done:
     return st;
 }
 
-nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_container *file,
-                            const char *name, int fast, nic_image *out)
+/* Rows of y^ in Q10 for the integer synthesis: y^ = s step + mean, computed
+ * exactly (step in Q20, mean in Q16) and rounded once. */
+typedef struct yhat_source {
+    const int32_t *sym, *mean; /* [m][hy][wy] */
+    const int64_t *step_q20;   /* [m] */
+    int m, hy, wy;
+} yhat_source;
+
+static void yhat_rows(void *user, int r0, int r1, int16_t *rows, ptrdiff_t row_len)
+{
+    const yhat_source *s = user;
+    const size_t plane = (size_t)s->hy * s->wy;
+    for (int r = r0; r < r1; r++) {
+        int16_t *row = rows + (ptrdiff_t)(r - r0) * row_len;
+        for (int ch = 0; ch < s->m; ch++) {
+            const size_t base = ch * plane + (size_t)r * s->wy;
+            for (int j = 0; j < s->wy; j++) {
+                int64_t sym = s->sym[base + j];
+                sym = sym > (1 << 22) ? (1 << 22) : (sym < -(1 << 22) ? -(1 << 22) : sym);
+                int64_t v = nic_q_round_shift(sym * s->step_q20[ch] + (int64_t)s->mean[base + j] * 16,
+                                              20 - NIC_INT_YHAT_Q);
+                row[(ptrdiff_t)(1 + j) * s->m + ch] =
+                    (int16_t)(v > 32767 ? 32767 : (v < -32767 ? -32767 : v));
+            }
+        }
+    }
+}
+
+/* The float model's synthesis on the engine's kernels (float_transforms). */
+static nic_status synthesize_float(nic_context *ctx, nic_hyper_codec *c, const yhat_source *ys,
+                                   nic_image *out)
 {
     nic_hyper_model *m = &c->model;
+    const size_t plane = (size_t)ys->hy * ys->wy;
+    const int ph = 16 * ys->hy, pw = 16 * ys->wy;
+    float *yhat = nn_alloc(sizeof(float) * ys->m * plane);
+    float *xhat = nn_alloc(sizeof(float) * 3 * (size_t)ph * pw);
+    nic_status st = NIC_OK;
+    if (!yhat || !xhat) {
+        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory for %dx%d", pw, ph);
+        goto done;
+    }
+    for (int ch = 0; ch < ys->m; ch++)
+        for (size_t i = 0; i < plane; i++)
+            yhat[ch * plane + i] = (float)(ys->sym[ch * plane + i] * (ys->step_q20[ch] / 1048576.0) +
+                                           ys->mean[ch * plane + i] / 65536.0);
+    int h, w;
+    st = run_chain(ctx, c->eng, 0, m->gs, m->gs_gdn, 4, &m->params, yhat, ys->hy, ys->wy, xhat, &h,
+                   &w);
+    if (st != NIC_OK)
+        goto done;
+    nic_codec_planes_to_image(xhat, h, w, out);
+done:
+    nn_free(yhat);
+    nn_free(xhat);
+    return st;
+}
+
+nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_container *file,
+                            const char *name, nic_image *out)
+{
+    nic_hyper_model *m = &c->model;
+    memset(out, 0, sizeof(*out));
     if (file->weights_hash != c->weights_hash)
         return NIC_FAIL(ctx, NIC_ERR_MISMATCH,
                         "%s: made with other weights of the hyper model (hash %08x; %s has %08x)",
@@ -550,12 +645,10 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
     int32_t *zhat = malloc(sizeof(int32_t) * nzc);
     int32_t *mean = malloc(sizeof(int32_t) * ny), *ls = malloc(sizeof(int32_t) * ny);
     int32_t *sym = malloc(sizeof(int32_t) * ny), *log_step = malloc(sizeof(int32_t) * M);
+    int64_t *step = malloc(sizeof(int64_t) * M);
     uint16_t *idx = malloc(sizeof(uint16_t) * ny);
-    float *yhat = nn_alloc(sizeof(float) * ny);
-    float *xhat = nn_alloc(sizeof(float) * 3 * (size_t)ph * pw);
     nic_status st = NIC_OK;
-    memset(out, 0, sizeof(*out));
-    if (!zhat || !mean || !ls || !sym || !log_step || !idx || !yhat || !xhat) {
+    if (!zhat || !mean || !ls || !sym || !log_step || !step || !idx) {
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "%s: out of memory for %ux%u", name, file->width,
                       file->height);
         goto done;
@@ -570,8 +663,12 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
         st = nic_hyper_int_heads(ctx, &c->hint, zhat, hz, wz, mean, ls);
     if (st != NIC_OK)
         goto done;
+    free(zhat);
+    zhat = NULL;
     nic_hyper_int_log_steps(&c->hint, t_from_quality(q), log_step);
     y_indexes(c, ls, log_step, plane, idx);
+    free(ls);
+    ls = NULL;
     st = nic_rans_decoder_init(ctx, &dec, file->streams[1].data, file->streams[1].size, name);
     if (st == NIC_OK)
         st = nic_gaussian_decode(ctx, &c->y_tables, &dec, NULL, idx, ny, sym);
@@ -579,31 +676,30 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
         st = nic_rans_decoder_finish(ctx, &dec, name);
     if (st != NIC_OK)
         goto done;
-    for (int ch = 0; ch < M; ch++) {
-        float step = expf(log_step[ch] / 65536.0f);
-        for (size_t i = 0; i < plane; i++) {
-            size_t k = ch * plane + i;
-            yhat[k] = (float)sym[k] * step + mean[k] / 65536.0f;
-        }
-    }
-    /* Deterministic kernels: the same output for any thread count or build. */
-    int h, w;
-    st = run_chain(ctx, fast ? c->eng : NULL, fast ? 0 : NN_CONV_REFERENCE, m->gs, m->gs_gdn, 4,
-                   &m->params, yhat, hy, wy, xhat, &h, &w);
-    if (st == NIC_OK)
-        st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
+    free(idx);
+    idx = NULL;
+    for (int ch = 0; ch < M; ch++)
+        step[ch] = nic_hyper_step_q20(log_step[ch]);
+    st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
     if (st != NIC_OK)
         goto done;
-    nic_codec_planes_to_image(xhat, h, w, out);
+    yhat_source ys = {sym, mean, step, M, hy, wy};
+    if (c->float_transforms) {
+        st = prepare_encoder(ctx, c);
+        if (st == NIC_OK)
+            st = synthesize_float(ctx, c, &ys, out);
+    } else {
+        st = nic_int_synthesize(ctx, &c->synthesis, c->isa, hy, wy, yhat_rows, &ys, c->mem_budget,
+                                out);
+    }
 done:
     free(zhat);
     free(mean);
     free(ls);
     free(sym);
     free(log_step);
+    free(step);
     free(idx);
-    nn_free(yhat);
-    nn_free(xhat);
     if (st != NIC_OK)
         nic_image_free(out);
     return st;

@@ -5,7 +5,8 @@
  *   tables     z^ -> mean, log-scale (integer heads); quality -> steps (integer)
  *   symbols    s = round((y - mean) / step), coded with the Gaussian table of
  *              scale exp(log-scale) / step; z^ coded with per-channel tables
- *   synthesis  y^ = s * step + mean -> image, with deterministic kernels
+ *   synthesis  y^ = s * step + mean -> image, in exact integer arithmetic
+ *              (models/int_transform.h), as the analysis
  *
  * docs/CODEC.md explains why the decoder reproduces every table choice on
  * any machine, and docs/FORMAT.md the bitstream.
@@ -15,6 +16,7 @@
 
 #include "entropy/cdf.h"
 #include "models/hyper_int.h"
+#include "models/int_transform.h"
 #include "nn/conv.h"
 
 #define NIC_MODEL_ID_HYPER 1
@@ -26,7 +28,15 @@ typedef struct nic_hyper_codec {
     nic_cdf_set z_tables; /* one per channel of z */
     nic_cdf_set y_tables; /* the 64 Gaussian tables */
     uint32_t weights_hash;
-    nn_engine *eng; /* fast kernels for the encoder's analysis (may be NULL) */
+    nic_int_transform analysis, synthesis; /* g_a and g_s in integer arithmetic */
+    int have_analysis, have_engine;        /* made on first encode */
+    nn_isa isa;                            /* their kernels (any gives the same bits) */
+    /* Measurement only: run g_a and g_s as the float model on the engine's
+     * kernels instead (not deterministic), to see what the integer
+     * arithmetic costs in quality. */
+    int float_transforms;
+    size_t mem_budget;  /* bytes of row windows for the transforms (0: default) */
+    nn_engine *eng;     /* float kernels for h_a and float_transforms (may be NULL) */
     char path[512];
 } nic_hyper_codec;
 
@@ -59,14 +69,17 @@ nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hype
                             int q, uint32_t original_width, uint32_t original_height,
                             uint8_t **out, size_t *size);
 
-/* Decodes a parsed container whose model is this codec into the coded-size image.
- * fast = 0: the deterministic synthesis (what nic decode uses); fast = 1: the
- * engine's fastest kernels (the encoder's quality estimates). */
+/* Decodes a parsed container whose model is this codec into the coded-size
+ * image: the same pixels on every machine, thread count and build. */
 nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_container *file,
-                            const char *name, int fast, nic_image *out);
+                            const char *name, nic_image *out);
 
 /* The context's hyper codec, loaded on first use from the model search path. */
 nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out);
+
+/* The quantization step of a channel, exp(log_step / 2^16), in Q20 (the same
+ * on every machine: qconv.h's nic_q_exp). */
+int64_t nic_hyper_step_q20(int32_t log_step_q16);
 
 /* Index of the Gaussian table for log-scale ln(sigma) in Q16 (integer only). */
 uint16_t nic_hyper_scale_index(int32_t log_sigma_q16);

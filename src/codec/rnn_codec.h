@@ -5,7 +5,7 @@
  *   file    one container stream per iteration ("layer"), in order
  *   layer   the iteration's bits, bits x ceil(H/16) x ceil(W/16), position by
  *           position in raster order, `bits` channels per position, packed
- *           most significant bit first (docs/FORMAT.md 6.2)
+ *           most significant bit first (docs/FORMAT.md 6.3)
  *   decode  the decoder network on the first K layers, additive (or one-shot)
  *
  * Any prefix of a file that ends on a layer boundary is a coarser picture,

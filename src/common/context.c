@@ -30,6 +30,7 @@ const char *nic_status_name(nic_status status)
     case NIC_ERR_MISMATCH: return "mismatch";
     case NIC_ERR_CORRUPT: return "corrupt";
     case NIC_ERR_INTERNAL: return "internal";
+    case NIC_ERR_ABORTED: return "aborted";
     }
     return "unknown";
 }
@@ -83,6 +84,21 @@ void nic_context_set_log(nic_context *ctx, nic_log_fn fn, void *user)
         return;
     ctx->log_fn = fn;
     ctx->log_user = user;
+}
+
+void nic_context_set_abort(nic_context *ctx, nic_abort_fn fn, void *user)
+{
+    if (!ctx)
+        return;
+    ctx->abort_fn = fn;
+    ctx->abort_user = user;
+}
+
+nic_status nic_check_abort(nic_context *ctx, const char *what)
+{
+    if (ctx && ctx->abort_fn && ctx->abort_fn(ctx->abort_user))
+        return NIC_FAIL(ctx, NIC_ERR_ABORTED, "%s: aborted by the caller", what);
+    return NIC_OK;
 }
 
 void nic_context_set_max_pixels(nic_context *ctx, uint64_t max_pixels)

@@ -27,6 +27,8 @@ struct nic_context {
     uint64_t max_pixels;
     uint32_t max_dimension;
     char model_dir[1024];
+    nic_abort_fn abort_fn;
+    void *abort_user;
     /* Loaded models, owned by the codec layer (freed through the hook). */
     void *codecs;
     void (*codecs_free)(void *codecs);
@@ -65,6 +67,10 @@ static inline int nic_mul_size(size_t a, size_t b, size_t *out)
     *out = a * b;
     return 1;
 }
+
+/* NIC_ERR_ABORTED (with a message naming `what`) when the abort callback asks
+ * to stop, NIC_OK otherwise. Long operations call it at safe points. */
+nic_status nic_check_abort(nic_context *ctx, const char *what);
 
 /* Checks w x h against the context's limits before anything is allocated. */
 nic_status nic_check_dimensions(nic_context *ctx, const char *name, uint64_t width,

@@ -8,19 +8,26 @@ nic_status nic_batch_sample(nic_context *ctx, const nic_image_set *set,
                             const nic_crop_options *opt, int batch, uint64_t seed, int64_t index,
                             float *out)
 {
+    return nic_batch_sample_range(ctx, set, opt, batch, 0, batch, seed, index, out);
+}
+
+nic_status nic_batch_sample_range(nic_context *ctx, const nic_image_set *set,
+                                  const nic_crop_options *opt, int batch, int first, int count,
+                                  uint64_t seed, int64_t index, float *out)
+{
     /* The index goes through a generator of its own before it meets the
      * seed, so the streams of different batches are unrelated to each other
      * and to the training RNG (seeded with the seed alone). */
     nn_rng mix, rng;
     nn_rng_seed(&mix, (uint64_t)index);
     nn_rng_seed(&rng, seed ^ nn_rng_next(&mix));
-    return nic_image_set_sample(ctx, set, &rng, opt, batch, out);
+    return nic_image_set_sample_range(ctx, set, &rng, opt, batch, first, count, out);
 }
 
 struct nic_batch_loader {
     const nic_image_set *set;
     nic_crop_options opt;
-    int batch;
+    int batch, shard_first, shard_count;
     uint64_t seed;
     int threaded;
     float *buf[2];  /* front: handed to the caller; back: being filled */
@@ -49,7 +56,8 @@ static void *worker_main(void *arg)
         const int64_t index = l->next;
         float *dst = l->buf[1 - l->front];
         pthread_mutex_unlock(&l->mu);
-        nic_status st = nic_batch_sample(l->wctx, l->set, &l->opt, l->batch, l->seed, index, dst);
+        nic_status st = nic_batch_sample_range(l->wctx, l->set, &l->opt, l->batch, l->shard_first,
+                                               l->shard_count, l->seed, index, dst);
         pthread_mutex_lock(&l->mu);
         l->status = st;
         l->pending = 0;
@@ -63,20 +71,33 @@ nic_status nic_batch_loader_create(nic_context *ctx, const nic_image_set *set,
                                    const nic_crop_options *opt, int batch, uint64_t seed,
                                    int64_t first, int threaded, nic_batch_loader **out)
 {
+    return nic_batch_loader_create_shard(ctx, set, opt, batch, 0, batch, seed, first, threaded,
+                                         out);
+}
+
+nic_status nic_batch_loader_create_shard(nic_context *ctx, const nic_image_set *set,
+                                         const nic_crop_options *opt, int batch, int shard_first,
+                                         int shard_count, uint64_t seed, int64_t first,
+                                         int threaded, nic_batch_loader **out)
+{
     *out = NULL;
-    if (batch < 1 || first < 0)
-        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "batch loader: batch %d, first index %lld",
-                        batch, (long long)first);
+    if (batch < 1 || first < 0 || shard_first < 0 || shard_count < 1 ||
+        shard_count > batch - shard_first)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                        "batch loader: batch %d, shard %d+%d, first index %lld", batch,
+                        shard_first, shard_count, (long long)first);
     size_t per = (size_t)opt->channels * opt->height * opt->width, bytes;
-    if (!nic_mul_size(per * sizeof(float), (size_t)batch, &bytes))
-        return NIC_FAIL(ctx, NIC_ERR_LIMIT, "batch loader: %d crops of %zu values overflow", batch,
-                        per);
+    if (!nic_mul_size(per * sizeof(float), (size_t)shard_count, &bytes))
+        return NIC_FAIL(ctx, NIC_ERR_LIMIT, "batch loader: %d crops of %zu values overflow",
+                        shard_count, per);
     nic_batch_loader *l = calloc(1, sizeof(*l));
     if (!l)
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "batch loader: out of memory");
     l->set = set;
     l->opt = *opt;
     l->batch = batch;
+    l->shard_first = shard_first;
+    l->shard_count = shard_count;
     l->seed = seed;
     l->threaded = threaded;
     l->next = first;
@@ -115,7 +136,8 @@ nic_status nic_batch_loader_next(nic_context *ctx, nic_batch_loader *l, const fl
                                  int64_t *index)
 {
     if (!l->threaded) {
-        NIC_TRY(nic_batch_sample(ctx, l->set, &l->opt, l->batch, l->seed, l->next, l->buf[0]));
+        NIC_TRY(nic_batch_sample_range(ctx, l->set, &l->opt, l->batch, l->shard_first,
+                                       l->shard_count, l->seed, l->next, l->buf[0]));
         *data = l->buf[0];
         if (index)
             *index = l->next;

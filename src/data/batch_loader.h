@@ -20,6 +20,11 @@
 nic_status nic_batch_sample(nic_context *ctx, const nic_image_set *set,
                             const nic_crop_options *opt, int batch, uint64_t seed, int64_t index,
                             float *out);
+/* Only crops first .. first + count - 1 of that batch (a data-parallel
+ * process's shard), into out[count][channels][height][width]. */
+nic_status nic_batch_sample_range(nic_context *ctx, const nic_image_set *set,
+                                  const nic_crop_options *opt, int batch, int first, int count,
+                                  uint64_t seed, int64_t index, float *out);
 
 typedef struct nic_batch_loader nic_batch_loader;
 
@@ -29,6 +34,12 @@ typedef struct nic_batch_loader nic_batch_loader;
 nic_status nic_batch_loader_create(nic_context *ctx, const nic_image_set *set,
                                    const nic_crop_options *opt, int batch, uint64_t seed,
                                    int64_t first, int threaded, nic_batch_loader **out);
+/* The same, handing out only crops shard_first .. shard_first + shard_count - 1
+ * of each batch (MPI training: every process its own share of the global batch). */
+nic_status nic_batch_loader_create_shard(nic_context *ctx, const nic_image_set *set,
+                                         const nic_crop_options *opt, int batch, int shard_first,
+                                         int shard_count, uint64_t seed, int64_t first,
+                                         int threaded, nic_batch_loader **out);
 /* The next batch; *data stays valid until the next call (the worker fills
  * the other buffer meanwhile). *index (may be NULL) receives its number. */
 nic_status nic_batch_loader_next(nic_context *ctx, nic_batch_loader *loader, const float **data,

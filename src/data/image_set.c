@@ -185,11 +185,21 @@ void nic_image_crop_to_float(const nic_image *img, uint32_t x0, uint32_t y0,
 nic_status nic_image_set_sample(nic_context *ctx, const nic_image_set *set, nn_rng *rng,
                                 const nic_crop_options *opt, int n, float *out)
 {
+    return nic_image_set_sample_range(ctx, set, rng, opt, n, 0, n, out);
+}
+
+nic_status nic_image_set_sample_range(nic_context *ctx, const nic_image_set *set, nn_rng *rng,
+                                      const nic_crop_options *opt, int n, int first, int count,
+                                      float *out)
+{
     if (set->count == 0)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "image set is empty");
     if ((opt->channels != 1 && opt->channels != 3) || opt->width == 0 || opt->height == 0)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "bad crop options %ux%ux%u", opt->width,
                         opt->height, opt->channels);
+    if (first < 0 || count < 0 || first > n || count > n - first)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "crops %d..%d are not within 0..%d", first,
+                        first + count, n);
     size_t per = (size_t)opt->channels * opt->height * opt->width;
     for (int i = 0; i < n; i++) {
         /* Draw all random numbers first, in a fixed order: reproducible runs. */
@@ -201,7 +211,8 @@ nic_status nic_image_set_sample(nic_context *ctx, const nic_image_set *set, nn_r
         uint32_t x = (uint32_t)nn_rng_below(rng, img->width - opt->width + 1);
         uint32_t y = (uint32_t)nn_rng_below(rng, img->height - opt->height + 1);
         int flip = opt->flip ? (int)(nn_rng_next(rng) >> 63) : 0;
-        nic_image_crop_to_float(img, x, y, opt, flip, out + (size_t)i * per);
+        if (i >= first && i < first + count)
+            nic_image_crop_to_float(img, x, y, opt, flip, out + (size_t)(i - first) * per);
     }
     return NIC_OK;
 }

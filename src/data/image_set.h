@@ -50,6 +50,14 @@ typedef struct nic_crop_options {
 nic_status nic_image_set_sample(nic_context *ctx, const nic_image_set *set, nn_rng *rng,
                                 const nic_crop_options *opt, int n, float *out);
 
+/* The same draws as nic_image_set_sample(..., n, ...) (rng advances over all n
+ * crops), but only crops [first, first + count) are cut, into
+ * out[count][channels][height][width]: each data-parallel process takes its
+ * shard of a global batch, and together they see the crops one process would. */
+nic_status nic_image_set_sample_range(nic_context *ctx, const nic_image_set *set, nn_rng *rng,
+                                      const nic_crop_options *opt, int n, int first, int count,
+                                      float *out);
+
 /* Copies a crop at (x, y) of image i into out[channels][height][width]. */
 void nic_image_crop_to_float(const nic_image *img, uint32_t x, uint32_t y,
                              const nic_crop_options *opt, int flip, float *out);

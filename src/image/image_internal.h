@@ -18,8 +18,12 @@ nic_status nic_jpeg_decode(nic_context *ctx, const uint8_t *data, size_t size, c
 nic_status nic_pnm_decode(nic_context *ctx, const uint8_t *data, size_t size, const char *name,
                           nic_image *img, nic_image_info *info);
 
-/* PNG into memory (malloc'ed). */
+/* PNG into memory (malloc'ed), zlib level 6 and libpng's default filters. */
 nic_status nic_png_encode(nic_context *ctx, const nic_image *img, uint8_t **out, size_t *size);
+/* The same with a zlib level (0..9) and a libpng filter mask (PNG_FILTER_NONE,
+ * PNG_ALL_FILTERS, ...; 0 = libpng's default choice). */
+nic_status nic_png_encode_with(nic_context *ctx, const nic_image *img, int level, int filters,
+                               uint8_t **out, size_t *size);
 
 typedef struct nic_jpeg_options {
     int quality;          /* 1..100 */

@@ -24,10 +24,8 @@ nic_status nic_conv_block_declare(nic_context *ctx, nn_params *p, const char *na
     return NIC_OK;
 }
 
-nic_status nic_conv_block_plan(nic_context *ctx, nn_engine *eng, nic_conv_block *b, int n,
-                               int h_in, int w_in, unsigned flags)
+nic_status nic_conv_block_shape(nic_context *ctx, nic_conv_block *b, int n, int h_in, int w_in)
 {
-    nic_conv_block_release(b);
     b->n = n;
     b->h_in = h_in;
     b->w_in = w_in;
@@ -44,6 +42,14 @@ nic_status nic_conv_block_plan(nic_context *ctx, nn_engine *eng, nic_conv_block 
         b->h_out = b->desc.h_out;
         b->w_out = b->desc.w_out;
     }
+    return NIC_OK;
+}
+
+nic_status nic_conv_block_plan(nic_context *ctx, nn_engine *eng, nic_conv_block *b, int n,
+                               int h_in, int w_in, unsigned flags)
+{
+    nic_conv_block_release(b);
+    NIC_TRY(nic_conv_block_shape(ctx, b, n, h_in, w_in));
     return nn_conv_create(ctx, eng, &b->desc, flags, &b->plan);
 }
 

@@ -28,6 +28,9 @@ typedef struct nic_conv_block {
 nic_status nic_conv_block_declare(nic_context *ctx, nn_params *p, const char *name, int c_in,
                                   int c_out, int k, int stride, int transposed,
                                   nic_conv_block *b);
+/* Sets the shape fields and the convolution descriptor for input
+ * [n][c_in][h_in][w_in] without making a plan (other backends plan from desc). */
+nic_status nic_conv_block_shape(nic_context *ctx, nic_conv_block *b, int n, int h_in, int w_in);
 /* Plans for input [n][c_in][h_in][w_in]. flags: NN_CONV_REFERENCE etc. */
 nic_status nic_conv_block_plan(nic_context *ctx, nn_engine *eng, nic_conv_block *b, int n,
                                int h_in, int w_in, unsigned flags);

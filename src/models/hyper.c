@@ -7,8 +7,8 @@
 
 #include "models/likelihood.h"
 
-#define LOG_SCALE_MIN (-7.0f)
-#define LOG_SCALE_MAX (7.0f)
+#define LOG_SCALE_MIN NIC_HYPER_LOG_SCALE_MIN
+#define LOG_SCALE_MAX NIC_HYPER_LOG_SCALE_MAX
 
 void nic_hyper_config_default(nic_hyper_config *cfg)
 {
@@ -22,8 +22,7 @@ double nic_hyper_lambda(double t)
     return exp(log(NIC_HYPER_LAMBDA_MIN) + t * (log(NIC_HYPER_LAMBDA_MAX) - log(NIC_HYPER_LAMBDA_MIN)));
 }
 
-nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
-                                  nic_hyper_model *m)
+static nic_status declare(nic_context *ctx, const nic_hyper_config *cfg, nic_hyper_model *m)
 {
     memset(m, 0, sizeof(*m));
     m->cfg = *cfg;
@@ -73,7 +72,30 @@ nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
     nic_fp_layout_get(&l);
     int64_t ps[2] = {nz, (int64_t)l.count};
     NIC_TRY(nn_params_add(ctx, p, "z_prior", 2, ps, 0, &m->prior));
-    return nn_params_alloc(ctx, p);
+    return NIC_OK;
+}
+
+static nic_status create(nic_context *ctx, const nic_hyper_config *cfg, nic_hyper_model *m,
+                         int values_only)
+{
+    nic_status st = declare(ctx, cfg, m);
+    if (st == NIC_OK)
+        st = values_only ? nn_params_alloc_values(ctx, &m->params) : nn_params_alloc(ctx, &m->params);
+    if (st != NIC_OK)
+        nic_hyper_model_free(m);
+    return st;
+}
+
+nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
+                                  nic_hyper_model *m)
+{
+    return create(ctx, cfg, m, 0);
+}
+
+nic_status nic_hyper_model_create_values(nic_context *ctx, const nic_hyper_config *cfg,
+                                         nic_hyper_model *m)
+{
+    return create(ctx, cfg, m, 1);
 }
 
 void nic_hyper_model_free(nic_hyper_model *m)
@@ -166,6 +188,7 @@ typedef struct act {
 struct nic_hyper_trainer {
     nic_hyper_model *m;
     int batch, crop;
+    int first, global; /* shard of a global batch (nic_hyper_trainer_set_shard) */
     size_t hw_y, hw_z; /* positions per channel of y and z */
     /* analysis */
     act ga_out[4], ga_gdn[3], ga_norm[3], ga_sq[3];
@@ -246,6 +269,8 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
     t->m = m;
     t->batch = batch;
     t->crop = crop;
+    t->first = 0;
+    t->global = batch;
     const nic_hyper_config *c = &m->cfg;
     nic_status st;
     int h = crop, w = crop;
@@ -318,6 +343,37 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
     return NIC_OK;
 }
 
+nic_status nic_hyper_check_shard(nic_context *ctx, int batch, int first, int global)
+{
+    /* 2^22 samples: nn_noise_index keeps 23 bits for the sample */
+    if (first < 0 || global < 1 || global > (1 << 22) || first > global - batch)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                        "hyper trainer: shard %d..%d does not fit a global batch of %d", first,
+                        first + batch, global);
+    return NIC_OK;
+}
+
+void nic_hyper_stats_from_sums(double bits_y, double bits_z, double sse, double lambda_mse,
+                               size_t pixels, int batch, int global, nic_hyper_stats *stats)
+{
+    const double per = 3.0 * pixels;
+    stats->bpp = (bits_y + bits_z) / ((double)pixels * global);
+    stats->bpp_z = bits_z / ((double)pixels * global);
+    stats->mse = sse / (per * global) * 255.0 * 255.0;
+    double mse_shard = sse / (per * batch) * 255.0 * 255.0;
+    stats->psnr = 10.0 * log10(255.0 * 255.0 / (mse_shard > 1e-12 ? mse_shard : 1e-12));
+    stats->loss = stats->bpp + lambda_mse / global;
+}
+
+nic_status nic_hyper_trainer_set_shard(nic_context *ctx, nic_hyper_trainer *t, int first,
+                                       int global)
+{
+    NIC_TRY(nic_hyper_check_shard(ctx, t->batch, first, global));
+    t->first = first;
+    t->global = global;
+    return NIC_OK;
+}
+
 static float round_half_even(float x)
 {
     return nearbyintf(x); /* default rounding mode: to nearest, ties to even */
@@ -355,8 +411,16 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
     NIC_TRY(nic_conv_block_forward(ctx, &m->ha[2], p, t->ha_relu[1].v, t->ha_out[2].v));
     const float *z = t->ha_out[2].v;
     size_t nzc = t->z_tilde.n;
+    /* Noise of global sample g, tensor s (0: z, 1: y), element e: nn_noise_uniform. */
+    const uint64_t seed = train ? nn_rng_next(rng) : 0;
+    const size_t per_z = nzc / B;
     if (train)
-        nn_uniform_noise_forward(rng, z, nzc, t->z_tilde.v);
+        for (int b = 0; b < B; b++)
+            for (size_t e = 0; e < per_z; e++) {
+                size_t k = (size_t)b * per_z + e;
+                t->z_tilde.v[k] = z[k] + nn_noise_uniform(seed, nn_noise_index(
+                                                                     (uint64_t)(t->first + b), 0, e));
+            }
     else
         for (size_t i = 0; i < nzc; i++)
             t->z_tilde.v[i] = round_half_even(z[i]);
@@ -390,7 +454,9 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
                 t->y_q.v[o + i] = yq;
                 t->sigma_q.v[o + i] = expf(ls) / step;
                 float r = round_half_even(yq - mq);
-                float u = train ? nn_rng_uniform(rng) - 0.5f : 0.0f;
+                float u = train ? nn_noise_uniform(seed, nn_noise_index((uint64_t)(t->first + b),
+                                                                        1, (size_t)c * hwy + i))
+                                : 0.0f;
                 /* train 2: noise for the synthesis too (then the gradient is exact) */
                 float q = train == 2 ? yq - mq + u : r;
                 t->yhat_q.v[o + i] = q + mq;
@@ -413,7 +479,8 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
     const float *xhat = t->gs_out[3].v;
 
     /* ---- loss */
-    const float rate_scale = 1.0f / ((float)S2 * B);
+    const int G = t->global; /* losses are means over the global batch */
+    const float rate_scale = 1.0f / ((float)S2 * G);
     double bits_y = nic_gaussian_rate(t->v.v, t->sigma_q.v, t->v.n, rate_scale,
                                       train ? t->v.d : NULL, train ? t->sigma_q.d : NULL);
     double bits_z = nic_fp_rate(nn_param_data(p, m->prior), t->z_tilde.v, B, m->cfg.nz,
@@ -434,20 +501,14 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
         loss += lambda * mse255;
         sse_total += sse;
         if (train) {
-            float g = (float)(lambda * 255.0 * 255.0 * 2.0 / per / B);
+            float g = (float)(lambda * 255.0 * 255.0 * 2.0 / per / G);
             float *db = dxhat + (size_t)b * per;
             for (size_t i = 0; i < per; i++)
                 db[i] = g * (xb[i] - xa[i]);
         }
     }
-    double bpp = (bits_y + bits_z) / ((double)S2 * B);
-    if (stats) {
-        stats->bpp = bpp;
-        stats->bpp_z = bits_z / ((double)S2 * B);
-        stats->mse = sse_total / ((double)per * B) * 255.0 * 255.0;
-        stats->psnr = 10.0 * log10(255.0 * 255.0 / (stats->mse > 1e-12 ? stats->mse : 1e-12));
-        stats->loss = bpp + loss / B;
-    }
+    if (stats)
+        nic_hyper_stats_from_sums(bits_y, bits_z, sse_total, loss, S2, B, G, stats);
     if (!train)
         return NIC_OK;
 

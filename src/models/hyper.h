@@ -25,6 +25,9 @@
  * low rates) that the network corrects; see docs/CODEC.md. */
 #define NIC_HYPER_Q_SLOPE (-1.5f)
 #define NIC_HYPER_Q_OFFSET 0.7f
+/* The scale head's log-scale is clamped to this range in training. */
+#define NIC_HYPER_LOG_SCALE_MIN (-7.0f)
+#define NIC_HYPER_LOG_SCALE_MAX (7.0f)
 
 typedef struct nic_hyper_config {
     int n;  /* channels of the transforms */
@@ -48,6 +51,9 @@ typedef struct nic_hyper_model {
 /* Declares and allocates every parameter (values zero). */
 nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
                                   nic_hyper_model *m);
+/* The same without gradients and optimizer moments (4x less memory): for coding. */
+nic_status nic_hyper_model_create_values(nic_context *ctx, const nic_hyper_config *cfg,
+                                         nic_hyper_model *m);
 void nic_hyper_model_free(nic_hyper_model *m);
 void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng);
 
@@ -58,6 +64,9 @@ void nic_hyper_q_forward(const nic_hyper_model *m, float t, float *hidden, float
 
 typedef struct nic_hyper_trainer nic_hyper_trainer;
 
+/* Means over the (global) batch. A sharded trainer (nic_hyper_trainer_set_shard)
+ * reports its shard's share: loss, bpp, bpp_z and mse summed over all shards
+ * give the global means; psnr is then of the shard alone. */
 typedef struct nic_hyper_stats {
     double loss;     /* mean over the batch of bpp + lambda * 255^2 * MSE */
     double bpp;      /* mean estimated bits per pixel (y and z) */
@@ -72,8 +81,28 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
                                     nic_hyper_trainer **out);
 void nic_hyper_trainer_destroy(nic_hyper_trainer *t);
 
+/* Data-parallel training: this trainer's batch is samples [first, first + batch)
+ * of a global batch of `global` samples. The loss is normalized by `global`
+ * (so gradients summed over all shards are the gradient of the global mean),
+ * and sample b draws the noise of global sample first + b, so the shards
+ * together compute what one trainer of the global batch computes. Default
+ * (0, batch): the whole batch. */
+nic_status nic_hyper_trainer_set_shard(nic_context *ctx, nic_hyper_trainer *t, int first,
+                                       int global);
+
+/* Pieces shared by the CPU and GPU trainers. */
+/* Checks a shard [first, first + batch) of a global batch of `global` samples. */
+nic_status nic_hyper_check_shard(nic_context *ctx, int batch, int first, int global);
+/* Statistics of a shard of `batch` crops of `pixels` pixels each, out of a global
+ * batch of `global`, from its sums: bits of y and z, squared error (values in
+ * [0, 1]) and sum over the crops of lambda * 255^2 * MSE. */
+void nic_hyper_stats_from_sums(double bits_y, double bits_z, double sse, double lambda_mse,
+                               size_t pixels, int batch, int global, nic_hyper_stats *stats);
+
 /* One forward + backward: parameter gradients ACCUMULATE into m->params.grad.
- * t_rate[b] is the rate parameter of sample b.
+ * t_rate[b] is the rate parameter of sample b. When training, one number is
+ * drawn from rng per call and seeds counter-based noise (nn_noise_uniform),
+ * indexed by global sample, tensor and element.
  *   train = 1: uniform noise for the rate terms, rounding with a straight-through
  *              gradient for the synthesis input (the usual mixed scheme);
  *   train = 2: noise for both (the gradient is then exact: used by the checks);

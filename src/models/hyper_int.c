@@ -1,7 +1,66 @@
 #include "models/hyper_int.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "nn/tensor.h"
+
+#define TILE 64 /* pixels per tile of the fast heads */
+
+static void fast_layer_free(nic_hyper_int_layer *f)
+{
+    nn_phase_layout_free(&f->pl);
+    free(f->groups);
+    nn_free(f->w);
+    nn_free(f->bias);
+    memset(f, 0, sizeof(*f));
+}
+
+/* The qconv's integer weights rearranged for nn_iconv32_row. */
+static nic_status fast_layer_create(nic_context *ctx, const nic_qconv *q, nic_hyper_int_layer *f)
+{
+    nn_phase_kind kind;
+    if (q->transposed && q->k == 5 && q->stride == 2)
+        kind = NN_PHASE_CONVT_S2;
+    else if (!q->transposed && q->k == 5 && q->stride == 2)
+        kind = NN_PHASE_CONV_S2;
+    else if (!q->transposed && q->k == 3 && q->stride == 1)
+        kind = NN_PHASE_CONV_S1;
+    else
+        return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "integer heads: %dx%d stride %d layers",
+                        q->k, q->k, q->stride);
+    NIC_TRY(nn_phase_layout_init(ctx, &f->pl, kind, q->c_in, q->c_out, 8, 1, 4, 0));
+    const nn_phase_layout *pl = &f->pl;
+    f->relu = q->relu;
+    f->groups = calloc((size_t)pl->ngroups, sizeof(*f->groups));
+    f->w = nn_alloc(pl->w_count * sizeof(int64_t));
+    f->bias = nn_alloc((size_t)pl->lanes * sizeof(int64_t));
+    if (!f->groups || !f->w || !f->bias)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "integer heads: out of memory");
+    for (int gi = 0; gi < pl->ngroups; gi++) {
+        const nn_phase_group *g = &pl->groups[gi];
+        for (int ti = g->tap0; ti < g->tap0 + g->ntaps; ti++) {
+            const nn_iconv_tap *t = &pl->taps[ti];
+            for (int c = 0; c < t->n; c++)
+                for (int l = 0; l < g->blocks * pl->block; l++) {
+                    ptrdiff_t wi = nn_phase_weight_index(pl, g->lane0 + l, t, t->c0 + c);
+                    f->w[nn_phase_w_index(pl, g, t, c, l, 0)] = wi < 0 ? 0 : q->w[wi];
+                }
+        }
+        f->groups[gi] = (nn_iconv32_group){.blocks = g->blocks,
+                                           .lane0 = g->lane0,
+                                           .ntaps = g->ntaps,
+                                           .taps = pl->taps + g->tap0,
+                                           .w = f->w,
+                                           .bias = f->bias + g->lane0};
+    }
+    for (int lane = 0; lane < pl->lanes; lane++) {
+        int oc = nn_phase_lane_channel(pl, lane);
+        f->bias[lane] = oc < 0 ? 0 : q->b[oc];
+    }
+    return NIC_OK;
+}
 
 static nic_status quantize_head(nic_context *ctx, const nic_hyper_model *model,
                                 const nic_conv_block *b, nic_qconv *q)
@@ -24,6 +83,12 @@ nic_status nic_hyper_int_create(nic_context *ctx, const nic_hyper_model *model,
     nic_status st = quantize_head(ctx, model, model->hm, hi->mean);
     if (st == NIC_OK)
         st = quantize_head(ctx, model, model->hs, hi->scale);
+    for (int i = 0; i < 3 && st == NIC_OK; i++) {
+        st = fast_layer_create(ctx, &hi->mean[i], &hi->mean_k[i]);
+        if (st == NIC_OK)
+            st = fast_layer_create(ctx, &hi->scale[i], &hi->scale_k[i]);
+    }
+    hi->isa = nn_isa_best();
     const nn_params *p = &model->params;
     const float *w1 = nn_param_data(p, model->q1_w), *b1 = nn_param_data(p, model->q1_b);
     const float *w2 = nn_param_data(p, model->q2_w), *b2 = nn_param_data(p, model->q2_b);
@@ -52,6 +117,8 @@ void nic_hyper_int_free(nic_hyper_int *hi)
     for (int i = 0; i < 3; i++) {
         nic_qconv_free(&hi->mean[i]);
         nic_qconv_free(&hi->scale[i]);
+        fast_layer_free(&hi->mean_k[i]);
+        fast_layer_free(&hi->scale_k[i]);
     }
     free(hi->q2_w);
     free(hi->q2_b);
@@ -69,8 +136,94 @@ static void run_head(const nic_qconv *q, const int32_t *x, int h, int w, int32_t
     nic_qconv_forward(&q[2], tmp_b, h2, w2, out, acc);
 }
 
+/* One fast layer on a bordered pixel-major grid x ((h + 2) x (w + 2) x c_in):
+ * to the next bordered grid, or (out_planes) to [c_out][h_out][w_out]. */
+static void fast_layer_run(const nic_hyper_int_layer *f, nn_isa isa, const int32_t *x, int h,
+                           int w, int32_t *y, int out_planes, int64_t **acc_tls)
+{
+    const nn_phase_layout *pl = &f->pl;
+    const int ci = pl->cin_grid, co = pl->c_out, lanes = pl->lanes;
+    const int up = pl->kind == NN_PHASE_CONVT_S2 ? 2 : 1;
+    const int ho = h * up, wo = w * up;
+    const ptrdiff_t in_row = (ptrdiff_t)(w + 2) * ci, out_row = (ptrdiff_t)(wo + 2) * co;
+    const int chunks = (w + TILE - 1) / TILE;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int k = 0; k < h * chunks; k++) {
+        int64_t *acc = acc_tls[omp_get_thread_num()];
+        int i = k / chunks, j0 = (k % chunks) * TILE, n = w - j0 < TILE ? w - j0 : TILE;
+        const int32_t *xp = x + (i + 1) * in_row + (ptrdiff_t)(1 + j0) * ci;
+        for (int g = 0; g < pl->ngroups; g++)
+            nn_iconv32_row(isa, xp, in_row, ci, n, &f->groups[g], acc, lanes);
+        for (int p = 0; p < n; p++)
+            for (int ph = 0; ph < up * up; ph++) {
+                int oy = i * up + ph / 2, ox = (j0 + p) * up + ph % 2;
+                const int64_t *a = acc + (ptrdiff_t)p * lanes + ph * co;
+                for (int c = 0; c < co; c++) {
+                    int32_t v = nic_q_finish(a[c], f->relu);
+                    if (out_planes)
+                        y[((size_t)c * ho + oy) * wo + ox] = v;
+                    else
+                        y[(oy + 1) * out_row + (ptrdiff_t)(ox + 1) * co + c] = v;
+                }
+            }
+    }
+}
+
+static void run_head_fast(const nic_hyper_int_layer *f, nn_isa isa, const int32_t *zg, int hz,
+                          int wz, int32_t *g1, int32_t *g2, int64_t **acc, int32_t *out)
+{
+    fast_layer_run(&f[0], isa, zg, hz, wz, g1, 0, acc);
+    fast_layer_run(&f[1], isa, g1, 2 * hz, 2 * wz, g2, 0, acc);
+    fast_layer_run(&f[2], isa, g2, 4 * hz, 4 * wz, out, 1, acc);
+}
+
 nic_status nic_hyper_int_heads(nic_context *ctx, const nic_hyper_int *hi, const int32_t *zhat,
                                int hz, int wz, int32_t *mean_q16, int32_t *log_scale_q16)
+{
+    const int n = hi->mean_k[1].pl.cin_grid, nzc = hi->mean_k[0].pl.cin_grid;
+    const size_t zg_n = (size_t)(hz + 2) * (wz + 2) * nzc;
+    const size_t g1_n = (size_t)(2 * hz + 2) * (2 * wz + 2) * n;
+    const size_t g2_n = (size_t)(4 * hz + 2) * (4 * wz + 2) * n;
+    int lanes = 0;
+    for (int i = 0; i < 3; i++) {
+        lanes = hi->mean_k[i].pl.lanes > lanes ? hi->mean_k[i].pl.lanes : lanes;
+        lanes = hi->scale_k[i].pl.lanes > lanes ? hi->scale_k[i].pl.lanes : lanes;
+    }
+    const int threads = omp_get_max_threads();
+    int32_t *zg = nn_alloc(zg_n * sizeof(int32_t)), *g1 = nn_alloc(g1_n * sizeof(int32_t));
+    int32_t *g2 = nn_alloc(g2_n * sizeof(int32_t));
+    int64_t **acc = calloc((size_t)threads, sizeof(*acc));
+    nic_status st = NIC_OK;
+    if (!zg || !g1 || !g2 || !acc)
+        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "integer hyperprior: out of memory for %dx%d", hz, wz);
+    for (int t = 0; st == NIC_OK && t < threads; t++)
+        if (!(acc[t] = nn_alloc((size_t)TILE * lanes * sizeof(int64_t))))
+            st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "integer hyperprior: out of memory");
+    if (st == NIC_OK) {
+        /* z^ in Q16, pixel-major with a zero border (nn_alloc zeroes) */
+        for (int c = 0; c < hi->nz; c++)
+            for (int i = 0; i < hz; i++)
+                for (int j = 0; j < wz; j++) {
+                    int64_t v = (int64_t)zhat[((size_t)c * hz + i) * wz + j] * NIC_Q_ONE;
+                    zg[((size_t)(i + 1) * (wz + 2) + j + 1) * nzc + c] =
+                        v > INT32_MAX ? INT32_MAX
+                                      : (v < -(int64_t)INT32_MAX ? -INT32_MAX : (int32_t)v);
+                }
+        run_head_fast(hi->mean_k, hi->isa, zg, hz, wz, g1, g2, acc, mean_q16);
+        run_head_fast(hi->scale_k, hi->isa, zg, hz, wz, g1, g2, acc, log_scale_q16);
+    }
+    for (int t = 0; acc && t < threads; t++)
+        nn_free(acc[t]);
+    free(acc);
+    nn_free(zg);
+    nn_free(g1);
+    nn_free(g2);
+    return st;
+}
+
+nic_status nic_hyper_int_heads_reference(nic_context *ctx, const nic_hyper_int *hi,
+                                         const int32_t *zhat, int hz, int wz, int32_t *mean_q16,
+                                         int32_t *log_scale_q16)
 {
     size_t zc = (size_t)hi->nz * hz * wz;
     size_t big = (size_t)(hi->n > hi->m ? hi->n : hi->m) * (4 * (size_t)hz) * (4 * (size_t)wz);

@@ -14,10 +14,22 @@
 
 #include "models/hyper.h"
 #include "models/qconv.h"
+#include "nn/phase.h"
+
+/* A head layer in the form of the exact int32 x int32 -> int64 kernels
+ * (nn/iconv.h): the same integer weights as its nic_qconv, phase-decomposed. */
+typedef struct nic_hyper_int_layer {
+    nn_phase_layout pl;
+    nn_iconv32_group *groups;
+    int64_t *w, *bias;
+    int relu;
+} nic_hyper_int_layer;
 
 typedef struct nic_hyper_int {
     int n, m, nz;
-    nic_qconv mean[3], scale[3];
+    nic_qconv mean[3], scale[3]; /* the plain reference (nic_qconv_forward) */
+    nic_hyper_int_layer mean_k[3], scale_k[3];
+    nn_isa isa; /* any gives the same bits; the best by default */
     int32_t q1_w[NIC_HYPER_Q_HIDDEN];
     int64_t q1_b[NIC_HYPER_Q_HIDDEN];
     int32_t *q2_w; /* [m][hidden] */
@@ -31,6 +43,11 @@ void nic_hyper_int_free(nic_hyper_int *hi);
 /* zhat [nz][hz][wz] (plain integers) -> mean_q16, log_scale_q16 [m][4 hz][4 wz]. */
 nic_status nic_hyper_int_heads(nic_context *ctx, const nic_hyper_int *hi, const int32_t *zhat,
                                int hz, int wz, int32_t *mean_q16, int32_t *log_scale_q16);
+/* The same with nic_qconv_forward, layer by layer (slow; what the tests
+ * compare nic_hyper_int_heads with). */
+nic_status nic_hyper_int_heads_reference(nic_context *ctx, const nic_hyper_int *hi,
+                                         const int32_t *zhat, int hz, int wz, int32_t *mean_q16,
+                                         int32_t *log_scale_q16);
 
 /* log steps (Q16, natural log) of the m channels for t = t_q16 / 2^16. */
 void nic_hyper_int_log_steps(const nic_hyper_int *hi, int32_t t_q16, int32_t *log_step_q16);

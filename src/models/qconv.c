@@ -14,6 +14,24 @@ int32_t nic_q_from_float(double v)
     return (int32_t)s;
 }
 
+double nic_q_exp(int32_t v_q16)
+{
+    double x = v_q16 / 65536.0;
+    x = x > 700.0 ? 700.0 : (x < -700.0 ? -700.0 : x);
+    /* exp(x) = 2^k exp(r), |r| <= ln(2) / 2; Taylor series of exp(r) to r^16
+     * (remainder < 0.35^17 / 17! ~ 5e-23) */
+    double k = nearbyint(x * 1.4426950408889634);
+    double r = x - k * 0.6931471805599453;
+    double coef[17];
+    coef[0] = 1.0;
+    for (int i = 1; i < 17; i++)
+        coef[i] = coef[i - 1] / i;
+    double p = coef[16];
+    for (int i = 15; i >= 0; i--)
+        p = p * r + coef[i];
+    return ldexp(p, (int)k);
+}
+
 int64_t nic_q32_from_float(double v)
 {
     double s = nearbyint(v * 4294967296.0);
@@ -66,18 +84,6 @@ void nic_qconv_out_size(const nic_qconv *q, int h, int w, int *h_out, int *w_out
         *h_out = (h + 2 * pad - q->k) / q->stride + 1;
         *w_out = (w + 2 * pad - q->k) / q->stride + 1;
     }
-}
-
-static int32_t finish(const nic_qconv *q, int64_t acc)
-{
-    int64_t v = nic_q_round_shift(acc, NIC_Q);
-    if (q->relu && v < 0)
-        v = 0;
-    if (v > INT32_MAX)
-        v = INT32_MAX;
-    if (v < -(int64_t)INT32_MAX)
-        v = -(int64_t)INT32_MAX;
-    return (int32_t)v;
 }
 
 void nic_qconv_forward(const nic_qconv *q, const int32_t *x, int h, int w, int32_t *y,
@@ -134,6 +140,6 @@ void nic_qconv_forward(const nic_qconv *q, const int32_t *x, int h, int w, int32
         }
         int32_t *yp = y + (size_t)oc * out_hw;
         for (size_t i = 0; i < out_hw; i++)
-            yp[i] = finish(q, acc[i]);
+            yp[i] = nic_q_finish(acc[i], q->relu);
     }
 }

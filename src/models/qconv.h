@@ -36,7 +36,24 @@ static inline int64_t nic_q_round_shift(int64_t v, int shift)
     return t >= 0 ? t >> shift : -((-t + ((int64_t)1 << shift) - 1) >> shift);
 }
 
+/* A Q32 sum to a Q16 activation: rounded, ReLU when relu, saturated to int32. */
+static inline int32_t nic_q_finish(int64_t acc, int relu)
+{
+    int64_t v = nic_q_round_shift(acc, NIC_Q);
+    if (relu && v < 0)
+        v = 0;
+    if (v > INT32_MAX)
+        v = INT32_MAX;
+    if (v < -(int64_t)INT32_MAX)
+        v = -(int64_t)INT32_MAX;
+    return (int32_t)v;
+}
+
 int32_t nic_q_from_float(double v);   /* Q16, saturated */
+/* exp(v / 2^16), from IEEE-754 double additions, multiplications and
+ * divisions only (no libm, whose last bits vary between versions), so every
+ * machine computes the same value; relative error < 1e-15. */
+double nic_q_exp(int32_t v_q16);
 int64_t nic_q32_from_float(double v); /* Q32, saturated */
 
 /* Quantizes float weights (layouts as above; b may be NULL = zero). Padding is

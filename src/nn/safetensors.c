@@ -570,7 +570,7 @@ nic_status nn_st_read_file(nic_context *ctx, const char *path, nn_st_file *out)
     uint8_t *buf = malloc(cap);
     while (buf) {
         if (n == cap) {
-            if (cap > ((size_t)1 << 40)) {
+            if ((uint64_t)cap > ((uint64_t)1 << 40) || cap > SIZE_MAX / 4) {
                 free(buf);
                 fclose(fp);
                 return NIC_FAIL(ctx, NIC_ERR_LIMIT, "%s: file too large", path);
@@ -951,6 +951,12 @@ nic_status nn_weights_save(nic_context *ctx, const char *path, const nn_params *
 
 nic_status nn_weights_load(nic_context *ctx, const char *path, nn_params *p)
 {
+    return nn_weights_load_ex(ctx, path, p, NULL);
+}
+
+nic_status nn_weights_load_ex(nic_context *ctx, const char *path, nn_params *p,
+                              const char *extra_prefix)
+{
     if (!p->data)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nn_weights_load: parameters not allocated");
     nn_st_file f;
@@ -972,9 +978,14 @@ nic_status nn_weights_load(nic_context *ctx, const char *path, nn_params *p)
         else
             st = nn_st_read_f32(ctx, &f, it->name, nn_param_data(p, i), it->count);
     }
-    if (st == NIC_OK && f.tensor_count != p->count)
+    int extra = 0; /* tensors that are no parameter but carry the allowed prefix */
+    for (int i = 0; extra_prefix && i < f.tensor_count; i++)
+        if (strncmp(f.tensors[i].name, extra_prefix, strlen(extra_prefix)) == 0 &&
+            nn_params_find(p, f.tensors[i].name) < 0)
+            extra++;
+    if (st == NIC_OK && f.tensor_count - extra != p->count)
         st = NIC_FAIL(ctx, NIC_ERR_MISMATCH, "%s: %d tensors, the model has %d", path,
-                      f.tensor_count, p->count);
+                      f.tensor_count - extra, p->count);
     if (st != NIC_OK)
         nic_fail_prefix(ctx, "loading weights");
     nn_st_free(&f);

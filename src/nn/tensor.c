@@ -69,7 +69,8 @@ nic_status nn_params_add(nic_context *ctx, nn_params *p, const char *name, int n
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nn_params_add: '%s' declared twice", name);
     size_t count = 1;
     for (int d = 0; d < ndim; d++) {
-        if (shape[d] <= 0 || !nic_mul_size(count, (size_t)shape[d], &count) || count > ((size_t)1 << 40))
+        if (shape[d] <= 0 || !nic_mul_size(count, (size_t)shape[d], &count) ||
+            (uint64_t)count > ((uint64_t)1 << 40))
             return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nn_params_add(%s): bad dimension %d = %lld",
                             name, d, (long long)shape[d]);
     }
@@ -97,7 +98,8 @@ nic_status nn_params_add(nic_context *ctx, nn_params *p, const char *name, int n
     return NIC_OK;
 }
 
-nic_status nn_params_alloc(nic_context *ctx, nn_params *p)
+/* Allocates the values and, when all is set, the gradients and Adam moments. */
+static nic_status params_alloc(nic_context *ctx, nn_params *p, int all)
 {
     if (p->data)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nn_params_alloc: already allocated");
@@ -105,18 +107,31 @@ nic_status nn_params_alloc(nic_context *ctx, nn_params *p)
     if (!nic_mul_size(p->total, sizeof(float), &bytes))
         return NIC_FAIL(ctx, NIC_ERR_LIMIT, "nn_params_alloc: %zu floats overflow", p->total);
     p->data = nn_alloc(bytes);
-    p->grad = nn_alloc(bytes);
-    p->m = nn_alloc(bytes);
-    p->v = nn_alloc(bytes);
-    if (!p->data || !p->grad || !p->m || !p->v) {
+    if (all) {
+        p->grad = nn_alloc(bytes);
+        p->m = nn_alloc(bytes);
+        p->v = nn_alloc(bytes);
+    }
+    if (!p->data || (all && (!p->grad || !p->m || !p->v))) {
         nn_free(p->data);
         nn_free(p->grad);
         nn_free(p->m);
         nn_free(p->v);
         p->data = p->grad = p->m = p->v = NULL;
-        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "nn_params_alloc: cannot allocate 4 x %zu bytes", bytes);
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "nn_params_alloc: cannot allocate %d x %zu bytes",
+                        all ? 4 : 1, bytes);
     }
     return NIC_OK;
+}
+
+nic_status nn_params_alloc(nic_context *ctx, nn_params *p)
+{
+    return params_alloc(ctx, p, 1);
+}
+
+nic_status nn_params_alloc_values(nic_context *ctx, nn_params *p)
+{
+    return params_alloc(ctx, p, 0);
 }
 
 void nn_params_zero_grad(nn_params *p)

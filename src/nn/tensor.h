@@ -65,6 +65,8 @@ nic_status nn_params_add(nic_context *ctx, nn_params *p, const char *name, int n
                          const int64_t *shape, int group, int *index);
 /* One allocation each for values, gradients, and the two moments (zeroed). */
 nic_status nn_params_alloc(nic_context *ctx, nn_params *p);
+/* Values only (grad, m, v stay NULL): for models that are only run. */
+nic_status nn_params_alloc_values(nic_context *ctx, nn_params *p);
 /* Index of a name, or -1. */
 int nn_params_find(const nn_params *p, const char *name);
 static inline float *nn_param_data(const nn_params *p, int i)

@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include "models/hyper.h"
+#include "test_model_grad.h"
 
 static double loss_at(nic_context *ctx, nic_hyper_trainer *tr, const float *x, const float *t,
                       uint64_t seed)
@@ -12,6 +13,18 @@ static double loss_at(nic_context *ctx, nic_hyper_trainer *tr, const float *x, c
     nic_hyper_stats st;
     nic_status s = nic_hyper_train_step(ctx, tr, x, t, &rng, 2, &st);
     return s == NIC_OK ? st.loss : NAN;
+}
+
+typedef struct hyper_loss_args {
+    nic_context *ctx;
+    nic_hyper_trainer *tr;
+    const float *x, *t;
+} hyper_loss_args;
+
+static double hyper_loss(void *user)
+{
+    hyper_loss_args *a = user;
+    return loss_at(a->ctx, a->tr, a->x, a->t, 99);
 }
 
 /* The GDN block (1x1-convolution form) against the engine's reference GDN. */
@@ -45,6 +58,61 @@ static void test_gdn_block(nic_context *ctx)
     }
 }
 
+/* Two trainers, each of half a batch with its shard set, give the whole batch's
+ * loss terms and gradients when summed (the data-parallel contract). */
+static void test_shards(nic_context *ctx, nic_hyper_model *m, nic_hyper_trainer *whole,
+                        const float *x, const float *t_rate, int batch, int crop)
+{
+    /* A trainer plans its convolutions inside the model's blocks: one model per
+     * trainer, as one model per process under MPI. */
+    nic_hyper_model half_m[2];
+    nic_hyper_trainer *half[2] = {NULL, NULL};
+    for (int h = 0; h < 2; h++) {
+        CHECK_STATUS(nic_hyper_model_create(ctx, &m->cfg, &half_m[h]), NIC_OK);
+        memcpy(half_m[h].params.data, m->params.data, m->params.total * sizeof(float));
+        CHECK_STATUS(nic_hyper_trainer_create(ctx, NULL, &half_m[h], batch / 2, crop,
+                                              NN_CONV_REFERENCE, &half[h]),
+                     NIC_OK);
+    }
+    if (!half[0] || !half[1])
+        return;
+    CHECK_STATUS(nic_hyper_trainer_set_shard(ctx, half[0], 0, batch), NIC_OK);
+    CHECK_STATUS(nic_hyper_trainer_set_shard(ctx, half[1], batch / 2, batch), NIC_OK);
+    CHECK_STATUS(nic_hyper_trainer_set_shard(ctx, half[1], batch / 2 + 1, batch),
+                 NIC_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(nic_hyper_trainer_set_shard(ctx, half[1], batch / 2, batch), NIC_OK);
+    size_t total = m->params.total, per = (size_t)3 * crop * crop * (batch / 2);
+    nn_rng rng;
+    nic_hyper_stats sw, s[2];
+    nn_params_zero_grad(&m->params);
+    nn_rng_seed(&rng, 7);
+    CHECK_STATUS(nic_hyper_train_step(ctx, whole, x, t_rate, &rng, 1, &sw), NIC_OK);
+    for (int h = 0; h < 2; h++) {
+        nn_params_zero_grad(&half_m[h].params);
+        nn_rng_seed(&rng, 7); /* every rank holds the same generator */
+        CHECK_STATUS(nic_hyper_train_step(ctx, half[h], x + h * per, t_rate + h * (batch / 2),
+                                          &rng, 1, &s[h]),
+                     NIC_OK);
+    }
+    CHECK_NEAR(s[0].loss + s[1].loss, sw.loss, 1e-5 * fabs(sw.loss));
+    CHECK_NEAR(s[0].bpp + s[1].bpp, sw.bpp, 1e-5 * sw.bpp);
+    CHECK_NEAR(s[0].mse + s[1].mse, sw.mse, 1e-5 * sw.mse);
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < total; i++) {
+        double sum = (double)half_m[0].params.grad[i] + half_m[1].params.grad[i];
+        scale = fmax(scale, fabs(m->params.grad[i]));
+        diff = fmax(diff, fabs(m->params.grad[i] - sum));
+    }
+    CHECK_MSG(scale > 0 && diff <= 1e-5 * scale, "shard gradients differ by %g (scale %g)", diff,
+              scale);
+    printf("shards: loss %.9g vs %.9g, gradients within %.2g of their scale\n",
+           s[0].loss + s[1].loss, sw.loss, diff / scale);
+    for (int h = 0; h < 2; h++) {
+        nic_hyper_trainer_destroy(half[h]);
+        nic_hyper_model_free(&half_m[h]);
+    }
+}
+
 int main(void)
 {
     nic_context *ctx = nic_context_create();
@@ -70,43 +138,15 @@ int main(void)
     }
     float t_rate[B] = {0.2f, 0.9f};
 
-    /* Analytic gradient (train = 2: exact). */
-    nn_params_zero_grad(&m.params);
-    double l0 = loss_at(ctx, tr, x, t_rate, 99);
-    CHECK(isfinite(l0) && l0 > 0);
-    /* Later evaluations accumulate more gradients: keep this one. */
-    float *grad = malloc(sizeof(float) * m.params.total);
-    memcpy(grad, m.params.grad, sizeof(float) * m.params.total);
-
-    /* Finite differences on a few entries of every tensor. */
-    int bad = 0, checked = 0;
-    for (int pi = 0; pi < m.params.count; pi++) {
-        const nn_param *it = &m.params.items[pi];
-        for (int k = 0; k < 3; k++) {
-            size_t idx = (size_t)((k * 7919u + pi * 31u) % it->count);
-            float *w = m.params.data + it->offset + idx;
-            float g = grad[it->offset + idx];
-            float save = *w;
-            float h = 2e-3f * (1.0f + fabsf(save));
-            *w = save + h;
-            float hi = *w;
-            double up = loss_at(ctx, tr, x, t_rate, 99);
-            *w = save - h;
-            float lo = *w;
-            double dn = loss_at(ctx, tr, x, t_rate, 99);
-            *w = save;
-            double fd = (up - dn) / ((double)hi - (double)lo);
-            checked++;
-            if (fabs(fd - g) > 0.05 * fabs(fd) + 2e-4) {
-                if (bad++ < 10)
-                    fprintf(stderr, "%s[%zu]: analytic %.6g, finite difference %.6g\n", it->name,
-                            idx, g, fd);
-            }
-        }
-    }
+    /* Analytic gradient (train = 2: exact) against finite differences. */
+    hyper_loss_args args = {ctx, tr, x, t_rate};
+    int checked = 0;
+    int bad = model_gradient_check(&m.params, hyper_loss, &args, 3, 2e-3f, 0.05, 2e-4, &checked);
     /* ReLU kinks can make a rare finite difference straddle a corner: allow 2 %. */
     CHECK_MSG(bad <= checked / 50, "%d of %d gradient entries off", bad, checked);
     printf("gradient check: %d of %d entries outside 5 %%\n", bad, checked);
+
+    test_shards(ctx, &m, tr, x, t_rate, B, S);
 
     /* Rounding mode: a real estimate; more bits at the higher rate parameter. */
     nn_rng_seed(&rng, 1);
@@ -121,7 +161,6 @@ int main(void)
     nic_hyper_trainer_destroy(tr);
     nic_hyper_model_free(&m);
     free(x);
-    free(grad);
     nic_context_destroy(ctx);
     return test_finish("test_models_hyper");
 }

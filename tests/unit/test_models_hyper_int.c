@@ -2,6 +2,8 @@
  * and exactness properties of the integer arithmetic. */
 #include "test.h"
 
+#include <omp.h>
+
 #include "models/hyper_int.h"
 #include "nn/layers.h"
 
@@ -81,6 +83,35 @@ int main(void)
     /* Same inputs, same bits: across calls (and thread counts, by construction). */
     int32_t again[M * HY * WY];
     CHECK_STATUS(nic_hyper_int_heads(ctx, &hi, zi, HZ, WZ, again, ls_q), NIC_OK);
+    CHECK(memcmp(again, mean_q, sizeof(again)) == 0);
+
+    /* The fast heads are the reference qconv layers, bit for bit, on every
+     * instruction set and thread count, also for large z (large sums). */
+    enum { HZ2 = 5, WZ2 = 3, HY2 = 4 * HZ2, WY2 = 4 * WZ2 };
+    int32_t z2[NZ * HZ2 * WZ2];
+    for (int i = 0; i < NZ * HZ2 * WZ2; i++)
+        z2[i] = (int32_t)nn_rng_below(&rng, 4001) - 2000;
+    int32_t rm[M * HY2 * WY2], rl[M * HY2 * WY2], fm[M * HY2 * WY2], fl[M * HY2 * WY2];
+    CHECK_STATUS(nic_hyper_int_heads_reference(ctx, &hi, z2, HZ2, WZ2, rm, rl), NIC_OK);
+    int differ = 0, nonzero = 0;
+    for (int i = 0; i < M * HY2 * WY2; i++)
+        nonzero += rm[i] != 0 && rl[i] != 0;
+    const int threads = omp_get_max_threads();
+    for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
+        if (!nn_isa_supported((nn_isa)isa))
+            continue;
+        hi.isa = (nn_isa)isa;
+        for (int th = 1; th <= 3; th += 2) {
+            omp_set_num_threads(th);
+            CHECK_STATUS(nic_hyper_int_heads(ctx, &hi, z2, HZ2, WZ2, fm, fl), NIC_OK);
+            differ += memcmp(fm, rm, sizeof(fm)) != 0 || memcmp(fl, rl, sizeof(fl)) != 0;
+        }
+    }
+    omp_set_num_threads(threads);
+    CHECK_MSG(differ == 0 && nonzero > M * HY2 * WY2 / 2,
+              "fast heads differ from the reference in %d cases (%d nonzero outputs)", differ,
+              nonzero);
+    CHECK_STATUS(nic_hyper_int_heads_reference(ctx, &hi, zi, HZ, WZ, again, ls_q), NIC_OK);
     CHECK(memcmp(again, mean_q, sizeof(again)) == 0);
 
     /* Step network. */
