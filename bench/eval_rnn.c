@@ -38,6 +38,29 @@ typedef struct layer_eval {
     nic_quality q[NIC_RNN_MAX_ITERATIONS + 1];
 } layer_eval;
 
+static void add(acc *a, double bpp, const nic_quality *q)
+{
+    a->bpp += bpp;
+    a->psnr += q->psnr_rgb;
+    a->msssim += q->ms_ssim;
+    a->n++;
+}
+
+/* Bytes of the file that --layers k writes: f's first k streams in their own container. */
+static size_t k_layer_bytes(nic_context *ctx, const nic_container *f, int k)
+{
+    nic_container fk = *f;
+    fk.stream_count = (uint32_t)k;
+    uint8_t *kb;
+    size_t ks = 0;
+    if (nic_container_write(ctx, &fk, &kb, &ks) != NIC_OK) {
+        fprintf(stderr, "eval_rnn: %s\n", nic_context_error(ctx));
+        exit(1);
+    }
+    free(kb);
+    return ks;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -176,31 +199,16 @@ int main(int argc, char **argv)
             nic_image_free(&dec);
         }
         for (int k = 1; k <= T; k++) {
-            /* the file that --layers k writes: the first k streams in their own container */
-            nic_container fk = f;
-            fk.stream_count = (uint32_t)k;
-            uint8_t *kb;
-            size_t ks;
-            if (nic_container_write(ctx, &fk, &kb, &ks) != NIC_OK) {
-                fprintf(stderr, "eval_rnn: %s\n", nic_context_error(ctx));
-                return 1;
-            }
-            free(kb);
+            const size_t ks = k_layer_bytes(ctx, &f, k);
             double bpp = nic_bits_per_pixel(ks, img.width, img.height);
-            rnn[k].bpp += bpp;
-            rnn[k].psnr += e.q[k].psnr_rgb;
-            rnn[k].msssim += e.q[k].ms_ssim;
-            rnn[k].n++;
+            add(&rnn[k], bpp, &e.q[k]);
             if (csv)
                 fprintf(csv, "kodim%02d,rnn,%d,%zu,%.5f,%.4f,%.5f\n", i, k, ks, bpp,
                         e.q[k].psnr_rgb, e.q[k].ms_ssim);
             nic_quality jq;
             double jbpp;
             if (jpeg_within(ctx, &img, ks, &jbpp, &jq)) {
-                jpg[k].bpp += jbpp;
-                jpg[k].psnr += jq.psnr_rgb;
-                jpg[k].msssim += jq.ms_ssim;
-                jpg[k].n++;
+                add(&jpg[k], jbpp, &jq);
                 if (csv)
                     fprintf(csv, "kodim%02d,jpeg,%d,%.0f,%.5f,%.4f,%.5f\n", i, k,
                             jbpp * img.width * img.height / 8, jbpp, jq.psnr_rgb, jq.ms_ssim);
@@ -216,18 +224,9 @@ int main(int argc, char **argv)
                 return 1;
             }
             for (int k = 1; k <= T; k++) {
-                nic_container fk = cf;
-                fk.stream_count = (uint32_t)k;
-                uint8_t *kb;
-                size_t ks;
-                if (nic_container_write(ctx, &fk, &kb, &ks) != NIC_OK)
-                    return 1;
-                free(kb);
+                const size_t ks = k_layer_bytes(ctx, &cf, k);
                 double bpp = nic_bits_per_pixel(ks, img.width, img.height);
-                cnn[k].bpp += bpp;
-                cnn[k].psnr += e.q[k].psnr_rgb; /* the same pictures */
-                cnn[k].msssim += e.q[k].ms_ssim;
-                cnn[k].n++;
+                add(&cnn[k], bpp, &e.q[k]); /* the same pictures */
                 layer_raw[k] += (double)f.streams[k - 1].size;
                 layer_cnn[k] += (double)cf.streams[k - 1].size;
                 if (csv)
@@ -235,12 +234,8 @@ int main(int argc, char **argv)
                             e.q[k].psnr_rgb, e.q[k].ms_ssim);
                 nic_quality jq;
                 double jbpp;
-                if (jpeg_within(ctx, &img, ks, &jbpp, &jq)) {
-                    jpg_cnn[k].bpp += jbpp;
-                    jpg_cnn[k].psnr += jq.psnr_rgb;
-                    jpg_cnn[k].msssim += jq.ms_ssim;
-                    jpg_cnn[k].n++;
-                }
+                if (jpeg_within(ctx, &img, ks, &jbpp, &jq))
+                    add(&jpg_cnn[k], jbpp, &jq);
             }
             free(cb);
         }

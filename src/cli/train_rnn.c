@@ -108,15 +108,22 @@ static void rnn_init(void *model, nn_rng *rng)
     nic_rnn_model_init(model, rng);
 }
 
+/* The run folder and a context: NIC_EXIT_OK, or the exit code. */
+static int begin(train_options *o, train_run *run, nic_context **ctx)
+{
+    if (!train_run_init(run, o))
+        return NIC_EXIT_OUTPUT;
+    *ctx = cli_context_create();
+    return *ctx ? NIC_EXIT_OK : NIC_EXIT_INTERNAL;
+}
+
 int train_rnn(train_options *o)
 {
     train_run run;
-    if (!train_run_init(&run, o))
-        return NIC_EXIT_OUTPUT;
-
-    nic_context *ctx = cli_context_create();
-    if (!ctx)
-        return NIC_EXIT_INTERNAL;
+    nic_context *ctx = NULL;
+    int rc_begin = begin(o, &run, &ctx);
+    if (rc_begin != NIC_EXIT_OK)
+        return rc_begin;
     nn_engine *eng = NULL;
     nic_rnn_model model;
     memset(&model, 0, sizeof(model));
@@ -338,15 +345,14 @@ static void print_bits(const char *what, double mean, const double *per_t, int T
 
 /* nic train --model rnn+cnn: the context model over a trained rnn model's
  * codes (--init: the rnn model file, else the installed rnn model); --steps
- * counts epochs over --batch crops... see help_train. */
+ * counts epochs over the --codes crops (see help_train). */
 int train_rnn_cnn(train_options *o)
 {
     train_run run;
-    if (!train_run_init(&run, o))
-        return NIC_EXIT_OUTPUT;
-    nic_context *ctx = cli_context_create();
-    if (!ctx)
-        return NIC_EXIT_INTERNAL;
+    nic_context *ctx = NULL;
+    int rc_begin = begin(o, &run, &ctx);
+    if (rc_begin != NIC_EXIT_OK)
+        return rc_begin;
     nic_rnn_codec *c = NULL;
     nic_image_set data, val;
     nic_image_set_init(&data);
