@@ -294,6 +294,11 @@ nic_status nic_rnn_encode_codes(nic_context *ctx, nic_rnn_codec *c, const nic_im
     if (layers < 1 || layers > cfg->iterations)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "rnn: %d layers (this model codes 1..%d)",
                         layers, cfg->iterations);
+    if ((uint64_t)img->width * img->height > NIC_RNN_MAX_PIXELS)
+        return NIC_FAIL(ctx, NIC_ERR_LIMIT,
+                        "rnn: a %ux%u picture is larger than the %u pixels the rnn codec codes "
+                        "(its networks hold the whole picture)",
+                        img->width, img->height, NIC_RNN_MAX_PIXELS);
     const size_t lb = nic_rnn_layer_bytes(c, img->width, img->height);
     uint8_t *raw = calloc((size_t)layers, lb ? lb : 1);
     uint8_t *data[NIC_RNN_MAX_ITERATIONS] = {NULL};  /* the streams as written */
@@ -432,6 +437,11 @@ nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_c
     if (file->channels != 1 && file->channels != 3)
         return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "%s: %u channels (rnn codes 1 or 3)", name,
                         file->channels);
+    if ((uint64_t)file->width * file->height > NIC_RNN_MAX_PIXELS)
+        return NIC_FAIL(ctx, NIC_ERR_LIMIT,
+                        "%s: a %ux%u picture is larger than the %u pixels the rnn decoder "
+                        "handles",
+                        name, file->width, file->height, NIC_RNN_MAX_PIXELS);
     const size_t lb = nic_rnn_layer_bytes(c, file->width, file->height);
     uint32_t declared[NIC_CONTAINER_MAX_STREAMS];
     const int total = (int)file->stream_count;

@@ -23,6 +23,9 @@
 
 #define NIC_MODEL_ID_RNN 2
 #define NIC_MODEL_ID_RNN_CNN 3 /* rnn+cnn: the same layers, coded with the context model */
+/* The networks keep every cell's state for the whole picture (about 0.5 KB per
+ * pixel decoding, 1 KB encoding): larger pictures are refused (no tiles yet). */
+#define NIC_RNN_MAX_PIXELS (4u << 20)
 
 typedef struct nic_rnn_codec {
     nic_rnn_model model;

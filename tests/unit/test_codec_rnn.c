@@ -169,6 +169,13 @@ static void test_structure(nic_context *ctx)
     CHECK_STATUS(decode_prefix(ctx, odd, odd_size, 0, &none, &dr), NIC_ERR_FORMAT);
     CHECK(strstr(nic_context_error(ctx), "layer 2 declares") != NULL);
     free(odd);
+    /* pictures larger than the rnn codec handles: refused before any allocation */
+    g = f;
+    g.width = 4096;
+    g.height = 2048;
+    CHECK_STATUS(nic_container_write(ctx, &g, &odd, &odd_size), NIC_OK);
+    CHECK_STATUS(decode_prefix(ctx, odd, odd_size, 0, &none, &dr), NIC_ERR_LIMIT);
+    free(odd);
     /* other weights: refused */
     g = f;
     g.weights_hash ^= 1;
