@@ -2,7 +2,7 @@
  * eval_rnn: the progressive rnn codec on Kodak, one row per layer count, and
  * JPEG in the same bytes (models/rnn.md quotes its output).
  *
- *   eval_rnn [--data DIR] [--images N] [--models DIR] [--csv FILE]
+ *   eval_rnn [--data DIR] [--images N] [--models DIR] [--csv FILE] [--plots DIR]
  *
  * Protocol (DESIGN.md): rate = the bytes of the K-layer file that
  * `nic encode --model rnn --layers K` writes (container and CRC included) * 8 /
@@ -14,7 +14,10 @@
  * the K-layer file's bytes; images where even quality 1 does not fit are
  * counted apart. Also prints the decode time per layer of the first image.
  * With an rnn+cnn model holding the same rnn weights, its file sizes too (the
- * pictures are the same) and the bytes it saves per layer.
+ * pictures are the same) and the bytes it saves per layer. --plots DIR writes
+ * the rate-distortion curves (PSNR and MS-SSIM against bpp, with JPEG and
+ * Toderici et al.'s published points) as DIR/rnn_psnr and DIR/rnn_msssim,
+ * .svg and .png.
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@
 
 #include "codec/rnn_codec.h"
 #include "image/image_internal.h"
+#include "report/plot.h"
 
 #define MAX_IMAGES 24
 
@@ -59,6 +63,52 @@ static size_t k_layer_bytes(nic_context *ctx, const nic_container *f, int k)
     }
     free(kb);
     return ks;
+}
+
+/* Toderici et al. 2017 on Kodak (the reference points). */
+static const double toderici_bpp[3] = {0.125, 0.25, 0.375};
+static const double toderici_psnr[3] = {23.0, 25.7, 27.1};
+static const double toderici_msssim[3] = {0.82, 0.90, 0.94};
+
+/* Mean bpp and quality of each row with images, as plot series. */
+static size_t curve(const acc *a, int T, int msssim, double *x, double *y)
+{
+    size_t n = 0;
+    for (int k = 1; k <= T; k++)
+        if (a[k].n) {
+            x[n] = a[k].bpp / a[k].n;
+            y[n] = (msssim ? a[k].msssim : a[k].psnr) / a[k].n;
+            n++;
+        }
+    return n;
+}
+
+static nic_status write_plots(nic_context *ctx, const char *dir, int T, const acc *rnn,
+                              const acc *cnn, const acc *jpg, const acc *jpg_cnn)
+{
+    double x[4][NIC_RNN_MAX_ITERATIONS], y[4][NIC_RNN_MAX_ITERATIONS];
+    for (int m = 0; m < 2; m++) {
+        nic_plot p;
+        nic_plot_init(&p, m ? "Kodak: MS-SSIM (luma) of the rnn codecs"
+                            : "Kodak: PSNR (RGB) of the rnn codecs",
+                      "bits per pixel", m ? "MS-SSIM" : "PSNR (dB)");
+        p.legend = NIC_PLOT_LEGEND_OUTSIDE;
+        const acc *rows[4] = {rnn, cnn, jpg, jpg_cnn};
+        const char *names[4] = {"rnn", "rnn+cnn", "JPEG (rnn's bytes)", "JPEG (rnn+cnn's bytes)"};
+        for (int i = 0; i < 4; i++) {
+            size_t n = rows[i] ? curve(rows[i], T, m, x[i], y[i]) : 0;
+            if (n)
+                NIC_TRY(nic_plot_add(ctx, &p, names[i], x[i], y[i], n,
+                                     NIC_PLOT_LINE | NIC_PLOT_MARKERS | (i >= 2 ? NIC_PLOT_DASHED : 0),
+                                     0));
+        }
+        NIC_TRY(nic_plot_add(ctx, &p, "Toderici et al. 2017", toderici_bpp,
+                             m ? toderici_msssim : toderici_psnr, 3, NIC_PLOT_MARKERS, 0));
+        char base[4200];
+        snprintf(base, sizeof(base), "%s/%s", dir, m ? "rnn_msssim" : "rnn_psnr");
+        NIC_TRY(nic_plot_write(ctx, &p, base));
+    }
+    return NIC_OK;
 }
 
 static double now(void)
@@ -117,7 +167,7 @@ static int jpeg_within(nic_context *ctx, const nic_image *img, size_t bytes, dou
 
 int main(int argc, char **argv)
 {
-    const char *data = "../shared/data/kodak", *models = NULL, *csv_path = NULL;
+    const char *data = "../shared/data/kodak", *models = NULL, *csv_path = NULL, *plots = NULL;
     int images = MAX_IMAGES;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -127,11 +177,13 @@ int main(int argc, char **argv)
             models = v, i++;
         else if (!strcmp(argv[i], "--csv") && v)
             csv_path = v, i++;
+        else if (!strcmp(argv[i], "--plots") && v)
+            plots = v, i++;
         else if (!strcmp(argv[i], "--images") && v)
             images = atoi(v), i++;
         else {
             fprintf(stderr, "usage: eval_rnn [--data DIR] [--images N] [--models DIR] "
-                            "[--csv FILE]\n");
+                            "[--csv FILE] [--plots DIR]\n");
             return 2;
         }
     }
@@ -278,6 +330,10 @@ int main(int argc, char **argv)
            decode_per_layer);
     if (csv)
         fclose(csv);
+    if (plots && write_plots(ctx, plots, T, rnn, cc ? cnn : NULL, jpg, cc ? jpg_cnn : NULL) != NIC_OK) {
+        fprintf(stderr, "eval_rnn: %s\n", nic_context_error(ctx));
+        return 1;
+    }
     nic_context_destroy(ctx);
     return 0;
 }
