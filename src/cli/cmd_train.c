@@ -110,13 +110,13 @@ void help_train(FILE *out)
             "  --oneshot ............ rnn: one-shot reconstruction instead of additive\n"
             "  --val-crop <int> ..... rnn: side of the validation crops (default=128)\n"
             "  --codes <int> ........ rnn+cnn: training crops (default=400)\n"
+            "  -h, --help ........... this help\n"
             "\n"
             "  rnn+cnn trains the context model over the codes of a trained rnn model\n"
             "  (--init FILE, default the installed rnn model): --codes crops of --crop\n"
             "  (default 256x256) and --val-count validation crops are encoded once, then\n"
             "  --steps epochs (default 4, --lr 3e-3); writes the rnn+cnn model file. The\n"
-            "  rnn models train on the CPU in one process (no --device cuda, no mpirun).\n"
-            "  -h, --help ........... this help\n");
+            "  rnn models train on the CPU in one process (no --device cuda, no mpirun).\n");
 }
 
 double train_now(void)
