@@ -150,7 +150,11 @@ nic_status nic_model_load(nic_context *ctx, const char *name, nic_model **out)
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
     snprintf(m->name, sizeof(m->name), "%s", name);
     nic_status st = load_hyper(ctx, &m->hyper);
+    /* the views of the contexts that use it must find the encoder's parts made */
+    if (st == NIC_OK)
+        st = nic_hyper_codec_prepare_encoder(ctx, m->hyper);
     if (st != NIC_OK) {
+        nic_hyper_codec_free(m->hyper);
         free(m);
         return st;
     }
@@ -189,8 +193,9 @@ nic_status nic_context_use_model(nic_context *ctx, nic_model *model)
         nn_engine_destroy(cc->view.eng);
     nic_hyper_codec_free(cc->hyper);
     cc->hyper = NULL;
-    cc->view = *model->hyper;
+    cc->view = *model->hyper; /* analysis and synthesis made: shared, read-only */
     cc->view.eng = NULL;
+    cc->view.have_engine = 1; /* the view's own engine, made below */
     cc->shared = model;
     /* The fast kernels are an optimization: without an engine the plain ones run. */
     if (nn_engine_create(ctx, &cc->view.eng) != NIC_OK) {

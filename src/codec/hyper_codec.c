@@ -295,7 +295,7 @@ void nic_hyper_codec_free(nic_hyper_codec *c)
 
 /* What only the encoder needs, made on first use so that decoding does not
  * pay for it: the integer analysis and the engine (float kernels of h_a). */
-static nic_status prepare_encoder(nic_context *ctx, nic_hyper_codec *c)
+nic_status nic_hyper_codec_prepare_encoder(nic_context *ctx, nic_hyper_codec *c)
 {
     if (!c->have_engine) {
         c->have_engine = 1;
@@ -423,7 +423,7 @@ nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_ima
                              nic_hyper_latents *lat)
 {
     memset(lat, 0, sizeof(*lat));
-    NIC_TRY(prepare_encoder(ctx, c));
+    NIC_TRY(nic_hyper_codec_prepare_encoder(ctx, c));
     nic_hyper_model *m = &c->model;
     const int ph = pad64(img->height), pw = pad64(img->width);
     lat->width = img->width;
@@ -685,7 +685,7 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
         goto done;
     yhat_source ys = {sym, mean, step, M, hy, wy};
     if (c->float_transforms) {
-        st = prepare_encoder(ctx, c);
+        st = nic_hyper_codec_prepare_encoder(ctx, c);
         if (st == NIC_OK)
             st = synthesize_float(ctx, c, &ys, out);
     } else {

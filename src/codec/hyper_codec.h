@@ -42,6 +42,10 @@ typedef struct nic_hyper_codec {
 
 nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_codec **out);
 void nic_hyper_codec_free(nic_hyper_codec *c);
+/* Makes what only encoding needs (the integer analysis, the engine); encoding
+ * does it on first use. A model shared read-only by several contexts makes
+ * it once, up front, so that the contexts' views only read it. */
+nic_status nic_hyper_codec_prepare_encoder(nic_context *ctx, nic_hyper_codec *c);
 
 /* Writes model weights plus the integer z tables (so decoders on every machine
  * use the same tables) and metadata to path. */
