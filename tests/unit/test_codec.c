@@ -9,21 +9,15 @@
 
 #include "codec/hyper_codec.h"
 #include "nn/safetensors.h"
+#include "test_hyper_util.h"
 
 int main(void)
 {
     nic_context *ctx = nic_context_create();
     /* A small random model, exported like a shipped one. */
-    nic_hyper_config cfg = {.n = 16, .m = 16, .nz = 8};
-    nic_hyper_model m;
-    CHECK_STATUS(nic_hyper_model_create(ctx, &cfg, &m), NIC_OK);
-    nn_rng rng;
-    nn_rng_seed(&rng, 4);
-    nic_hyper_model_init(&m, &rng);
-    char dir[4096], path[8400];
+    char dir[4096];
     snprintf(dir, sizeof(dir), "%s", test_tmp_dir());
-    snprintf(path, sizeof(path), "%s/hyper.safetensors", dir);
-    CHECK_STATUS(nic_hyper_export(ctx, &m, path, "test model"), NIC_OK);
+    export_small_hyper(ctx, dir, "test model", 4);
     CHECK_STATUS(nic_context_set_model_dir(ctx, dir), NIC_OK);
 
     /* Scale index: integer comparisons against the committed log-scales. */
@@ -142,12 +136,10 @@ int main(void)
     bad[size / 2] ^= 0x40;
     CHECK_STATUS(nic_decode(ctx, bad, size, "flip.nic", &d), NIC_ERR_CORRUPT);
     free(bad);
-    nic_hyper_model_init(&m, &rng); /* other weights, same shapes */
-    char other[4200];
+    char other[4200]; /* other weights, same shapes */
     snprintf(other, sizeof(other), "%s/other", dir);
     mkdir(other, 0755);
-    snprintf(path, sizeof(path), "%s/hyper.safetensors", other);
-    CHECK_STATUS(nic_hyper_export(ctx, &m, path, "other"), NIC_OK);
+    export_small_hyper(ctx, other, "other", 5);
     ctx2 = nic_context_create();
     nic_context_set_model_dir(ctx2, other);
     CHECK_STATUS(nic_decode(ctx2, buf, size, "a.nic", &d), NIC_ERR_MISMATCH);
@@ -161,7 +153,6 @@ int main(void)
 
     free(buf);
     nic_image_free(&img);
-    nic_hyper_model_free(&m);
     nic_context_destroy(ctx);
     return test_finish("test_codec");
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "codec/hyper_codec.h"
+#include "test_hyper_util.h"
 
 static void make_image(nic_image *img, uint32_t w, uint32_t h, int seed)
 {
@@ -59,18 +60,10 @@ static int always_abort(void *user)
 int main(void)
 {
     nic_context *ctx = nic_context_create();
-    nic_hyper_config cfg = {.n = 16, .m = 16, .nz = 8};
-    nic_hyper_model m;
-    CHECK_STATUS(nic_hyper_model_create(ctx, &cfg, &m), NIC_OK);
-    nn_rng rng;
-    nn_rng_seed(&rng, 11);
-    nic_hyper_model_init(&m, &rng);
-    char dir[4096], path[8400];
+    char dir[4096];
     snprintf(dir, sizeof(dir), "%s/shared_model", test_tmp_dir());
     mkdir(dir, 0755);
-    snprintf(path, sizeof(path), "%s/hyper.safetensors", dir);
-    CHECK_STATUS(nic_hyper_export(ctx, &m, path, "test model"), NIC_OK);
-    nic_hyper_model_free(&m);
+    export_small_hyper(ctx, dir, "test model", 11);
     CHECK_STATUS(nic_context_set_model_dir(ctx, dir), NIC_OK);
 
     nic_model *model = NULL;
