@@ -88,11 +88,12 @@ eval: build
 	$(BUILD)/bench/eval_kodak --data $${KODAK:-../shared/data/kodak}
 
 # Classical codecs on all of Kodak (runs/eval_codecs.csv), then the summary with
-# nic's own CSV when there is one (runs/eval_nic.csv: eval_kodak --csv).
+# nic's own CSV when there is one (runs/eval_nic.csv: eval_kodak --csv), and the
+# PSNR and MS-SSIM curves (runs/rd-psnr.png, runs/rd-msssim.png; .svg too).
 EVAL_OUT ?= runs
 eval-codecs: build
 	sh scripts/eval-codecs.sh --out $(EVAL_OUT)
-	$(BUILD)/bench/eval_rd_summary $(EVAL_OUT)/eval_codecs.csv \
+	$(BUILD)/bench/eval_rd_summary --plots $(EVAL_OUT)/rd $(EVAL_OUT)/eval_codecs.csv \
 	  $$(test -f $(EVAL_OUT)/eval_nic.csv && echo $(EVAL_OUT)/eval_nic.csv)
 
 # The seed paper's MNIST experiment (docs/EXPERIMENTS.md): MNIST_FLAGS=--quick for a smoke test.

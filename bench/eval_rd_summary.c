@@ -11,11 +11,17 @@
  *   (c) the byte budgets (rows of codec "NAME@BYTES"): per codec and budget,
  *       how many images fit and the mean over those ("—" when none).
  *
- *   eval_rd_summary [--test CODEC] [--min-bpp R] [--max-bpp R] FILE.csv...
+ *   (d) with --plots BASE: PSNR-bpp and MS-SSIM-bpp curves of every codec
+ *       (BASE-psnr.png/.svg, BASE-msssim.png/.svg), with the published
+ *       bmshj2018-hyperprior point (Balle et al. 2018, CompressAI's Kodak
+ *       figure: 0.131 bpp, 27.58 dB) for reference.
+ *
+ *   eval_rd_summary [--test CODEC] [--min-bpp R] [--max-bpp R] [--plots BASE] FILE.csv...
  *
  * CSV columns: image,codec,setting,bytes,bpp,psnr,ms_ssim (a header line is
  * skipped). A row repeated (same image, codec and setting, e.g. JPEG from both
- * eval_kodak and eval-codecs.sh) counts once: the last one read wins.
+ * eval_kodak and eval-codecs.sh; for budget rows same image and codec@bytes)
+ * counts once: the last one read wins.
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +29,7 @@
 #include <string.h>
 
 #include "bdrate.h"
+#include "report/plot.h"
 
 #define NAME_LEN 48
 
@@ -86,8 +93,10 @@ static int read_csv(const char *path)
         r.psnr = strtod(f[5], NULL);
         r.msssim = strtod(f[6], NULL);
         size_t i = 0;
+        /* a budget row ("codec@bytes") is one per image whatever setting won */
+        int budget_row = strchr(r.codec, '@') != NULL;
         while (i < nrows && (strcmp(rows[i].image, r.image) || strcmp(rows[i].codec, r.codec) ||
-                             strcmp(rows[i].setting, r.setting)))
+                             (!budget_row && strcmp(rows[i].setting, r.setting))))
             i++;
         if (i == nrows) {
             if (nrows == caprows) {
@@ -121,9 +130,60 @@ static int cmp_group(const void *pa, const void *pb)
     return a->bpp < b->bpp ? -1 : a->bpp > b->bpp;
 }
 
+/* (d): one chart per metric, a line per codec (settings in bpp order) up to
+ * twice the BD range's top. */
+static int write_plots(const char *base, const group *groups, int ngroups,
+                       char (*codecs)[NAME_LEN], int ncodecs, double rmax)
+{
+    static const double ref_bpp[1] = {0.131}, ref_psnr[1] = {27.58};
+    nic_context *ctx = nic_context_create();
+    double *xs = malloc((size_t)ngroups * 2 * sizeof(double));
+    double *ys = xs ? xs + ngroups : NULL;
+    int status = ctx && xs ? 0 : 1;
+    for (int metric = 0; metric < 2 && !status; metric++) {
+        nic_plot p;
+        nic_plot_init(&p, metric ? "Kodak: MS-SSIM against rate" : "Kodak: PSNR against rate",
+                      "bits per pixel", metric ? "MS-SSIM (dB, -10 log10(1 - MS-SSIM))"
+                                               : "PSNR-RGB (dB)");
+        p.legend = NIC_PLOT_LEGEND_OUTSIDE;
+        p.width = 900;
+        p.height = 520;
+        p.x_min = 0;
+        p.x_max = 2 * rmax;
+        int used = 0;
+        for (int c = 0; c < ncodecs && p.series_count < NIC_PLOT_MAX_SERIES - 1; c++) {
+            int first = used;
+            for (int g = 0; g < ngroups; g++)
+                if (!groups[g].budget && !strcmp(groups[g].codec, codecs[c]) &&
+                    groups[g].bpp <= 2 * rmax) {
+                    xs[used] = groups[g].bpp;
+                    ys[used++] = metric ? msssim_db(groups[g].msssim) : groups[g].psnr;
+                }
+            if (used > first && nic_plot_add(ctx, &p, codecs[c], xs + first, ys + first,
+                                             (size_t)(used - first),
+                                             NIC_PLOT_LINE | NIC_PLOT_MARKERS, 0) != NIC_OK)
+                status = 1;
+        }
+        if (!metric && nic_plot_add(ctx, &p, "bmshj2018 (published)", ref_bpp, ref_psnr, 1,
+                                    NIC_PLOT_MARKERS, 0x111111) != NIC_OK)
+            status = 1;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s-%s", base, metric ? "msssim" : "psnr");
+        if (!status && nic_plot_write(ctx, &p, path) != NIC_OK)
+            status = 1;
+        if (!status)
+            printf("\nwrote %s.png and %s.svg\n", path, path);
+    }
+    if (status)
+        fprintf(stderr, "eval_rd_summary: plots: %s\n", ctx ? nic_context_error(ctx) : "no memory");
+    free(xs);
+    nic_context_destroy(ctx);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
-    const char *test = "nic";
+    const char *test = "nic", *plots = NULL;
     double rmin = 0.05, rmax = 0.5;
     int nfiles = 0;
     for (int i = 1; i < argc; i++) {
@@ -133,9 +193,11 @@ int main(int argc, char **argv)
             rmin = atof(argv[++i]);
         else if (!strcmp(argv[i], "--max-bpp") && i + 1 < argc)
             rmax = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--plots") && i + 1 < argc)
+            plots = argv[++i];
         else if (argv[i][0] == '-') {
             fprintf(stderr, "usage: eval_rd_summary [--test CODEC] [--min-bpp R] [--max-bpp R] "
-                            "FILE.csv...\n");
+                            "[--plots BASE] FILE.csv...\n");
             return 2;
         } else {
             if (read_csv(argv[i]) != 0)
@@ -295,6 +357,7 @@ int main(int argc, char **argv)
             }
         }
     }
+    int plot_status = plots ? write_plots(plots, groups, ngroups, codecs, ncodecs, rmax) : 0;
     free(tp);
     free(ap);
     free(tm);
@@ -303,5 +366,5 @@ int main(int argc, char **argv)
     free(images);
     free(codecs);
     free(rows);
-    return 0;
+    return plot_status;
 }
