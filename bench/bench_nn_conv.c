@@ -79,10 +79,12 @@ int main(int argc, char **argv)
             with_ref = 0;
         else if (strcmp(argv[i], "--plain") == 0)
             flags |= NN_CONV_PLAIN_LAYOUT;
+        else if (strcmp(argv[i], "--bf16") == 0)
+            flags |= NN_CONV_BF16;
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
             reps = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--no-ref] [--plain] [--reps N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--no-ref] [--plain] [--bf16] [--reps N]\n", argv[0]);
             return 2;
         }
     }
@@ -93,7 +95,8 @@ int main(int argc, char **argv)
     double peak = measure_peak();
     printf("threads %d, FP32 FMA peak measured now: %.1f GFLOP/s, oneDNN %s%s\n",
            omp_get_max_threads(), peak, nn_engine_has_dnnl(eng) ? "yes" : "no",
-           (flags & NN_CONV_PLAIN_LAYOUT) ? " (plain NCHW, no reorders)" : "");
+           (flags & NN_CONV_PLAIN_LAYOUT) ? " (plain NCHW, no reorders)"
+                                           : (flags & NN_CONV_BF16) ? " (BF16 inputs, FP32 out)" : "");
     printf("%-34s %-9s %8s %8s %8s   %s\n", "shape (batch 8)", "impl", "fwd", "bwd-data",
            "bwd-wgt", "GFLOP/s; % of peak for oneDNN; kernel");
     nn_rng rng;

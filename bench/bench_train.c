@@ -8,7 +8,10 @@
  *     threads), written with ConvTranspose2d as codec papers do and with the
  *     fastest equivalent PyTorch runs (3x3 convolution + pixel shuffle).
  *
- *   bench_train [--steps N] [--batch B] [--crop S] [--config N,M,NZ]... [--no-torch]
+ *   bench_train [--steps N] [--batch B] [--crop S] [--config N,M,NZ]... [--no-torch] [--bf16]
+ *
+ * --bf16 adds a row of nic with NN_CONV_BF16 (convolutions read BF16, write
+ * FP32; FP32 master weights), compared with the BF16 peak measured likewise.
  *
  * Default: batch 8 of 256x256 crops, configurations 64,96,64 and 128,192,128
  * (Balle 2018's N=128, M=192). GFLOP/s counts the model's nominal FLOPs: every
@@ -80,7 +83,7 @@ static int fail(nic_context *ctx, const char *what)
 
 /* Times `steps` training steps (after one warm-up) and `steps` forward passes. */
 static int run_nic(nic_context *ctx, nn_engine *eng, const nic_hyper_config *cfg, int batch,
-                   int crop, int steps, result *r)
+                   int crop, int steps, unsigned flags, result *r)
 {
     nic_hyper_model model;
     memset(&model, 0, sizeof(model));
@@ -90,7 +93,7 @@ static int run_nic(nic_context *ctx, nn_engine *eng, const nic_hyper_config *cfg
     if (nic_hyper_model_create(ctx, cfg, &model) != NIC_OK)
         return fail(ctx, "model");
     nic_hyper_model_init(&model, &rng);
-    if (nic_hyper_trainer_create(ctx, eng, &model, batch, crop, 0, &tr) != NIC_OK)
+    if (nic_hyper_trainer_create(ctx, eng, &model, batch, crop, flags, &tr) != NIC_OK)
         return fail(ctx, "trainer");
     size_t nx = (size_t)batch * 3 * crop * crop;
     float *x = nn_alloc(nx * sizeof(float)), *t_rate = nn_alloc((size_t)batch * sizeof(float));
@@ -166,7 +169,7 @@ static int run_torch(const nic_hyper_config *cfg, int batch, int crop, int steps
 
 int main(int argc, char **argv)
 {
-    int steps = 3, batch = 8, crop = 256, with_torch = 1, nconf = 0;
+    int steps = 3, batch = 8, crop = 256, with_torch = 1, nconf = 0, bf16 = 0;
     nic_hyper_config confs[8];
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
@@ -183,10 +186,12 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--no-torch") == 0)
             with_torch = 0;
+        else if (strcmp(argv[i], "--bf16") == 0)
+            bf16 = 1;
         else {
             fprintf(stderr,
                     "usage: %s [--steps N] [--batch B] [--crop S] [--config N,M,NZ]... "
-                    "[--no-torch]\n",
+                    "[--no-torch] [--bf16]\n",
                     argv[0]);
             return 2;
         }
@@ -203,9 +208,12 @@ int main(int argc, char **argv)
     nn_engine *eng = NULL;
     if (!ctx || nn_engine_create(ctx, &eng) != NIC_OK)
         return 1;
-    double peak = measure_peak();
+    double peak = measure_peak(), peak_bf16 = bf16 ? measure_peak_bf16() : 0.0;
     printf("threads %d, FP32 FMA peak measured now: %.1f GFLOP/s, convolutions: %s\n",
            omp_get_max_threads(), peak, nn_engine_has_dnnl(eng) ? "oneDNN" : "reference");
+    if (bf16)
+        printf("BF16 dot-product peak measured now: %.1f GFLOP/s%s\n", peak_bf16,
+               peak_bf16 > 0 ? "" : " (no AVX-512 BF16: the bf16 row runs FP32)");
     printf("batch %d of %dx%d crops, %d timed steps after one warm-up\n\n", batch, crop, crop,
            steps);
     printf("%-14s %-22s %10s %9s %7s %10s %9s %8s\n", "config", "implementation", "step ms",
@@ -215,12 +223,24 @@ int main(int argc, char **argv)
         char name[32];
         snprintf(name, sizeof(name), "%d,%d,%d", c->n, c->m, c->nz);
         result ours;
-        if (run_nic(ctx, eng, c, batch, crop, steps, &ours))
+        if (run_nic(ctx, eng, c, batch, crop, steps, 0, &ours))
             return 1;
         printf("%-14s %-22s %10.0f %9.1f %6.0f%% %10.0f %9.1f %8ld\n", name, "nic", ours.step_ms,
                ours.gflops_step, 100 * ours.gflops_step / peak, ours.fwd_ms, ours.gflops_fwd,
                ours.rss_mb);
         fflush(stdout);
+        if (bf16) {
+            result mixed;
+            if (run_nic(ctx, eng, c, batch, crop, steps, NN_CONV_BF16, &mixed))
+                return 1;
+            double pk = peak_bf16 > 0 ? peak_bf16 : peak;
+            printf("%-14s %-22s %10.0f %9.1f %6.0f%% %10.0f %9.1f %8ld   %.2fx FP32 (step), "
+                   "%% of the BF16 peak\n",
+                   name, "nic bf16", mixed.step_ms, mixed.gflops_step,
+                   100 * mixed.gflops_step / pk, mixed.fwd_ms, mixed.gflops_fwd, mixed.rss_mb,
+                   ours.step_ms / mixed.step_ms);
+            fflush(stdout);
+        }
         if (!with_torch)
             continue;
         static const char *forms[2] = {"convtranspose", "pixelshuffle"};

@@ -14,7 +14,7 @@
 #include "nn/rng.h"
 
 typedef struct train_options {
-    const char *model, *data, *val, *out, *init, *export_path, *device;
+    const char *model, *data, *val, *out, *init, *export_path, *device, *precision;
     long steps, batch, crop, seed, log_every, ckpt_every, val_every, val_count, warmup;
     double lr, lr_min, clip, time_limit_min;
     long n, m, nz; /* hyper widths */

@@ -43,6 +43,7 @@ struct nn_conv {
     nn_conv_desc d;
     nn_engine *eng;
     int use_dnnl;
+    int bf16; /* the oneDNN passes read bfloat16 (NN_CONV_BF16) */
     float *dw_tmp; /* oneDNN writes weight/bias gradients here, then they are added */
     float *db_tmp;
 #ifdef NIC_HAVE_DNNL
@@ -186,12 +187,17 @@ static nic_status make_plan(nic_context *ctx, nn_conv *c, unsigned flags)
                          (d->w_out - 1) * d->stride_w + d->k_w - d->w_in - d->pad_w};
     int g = d->groups;
     const dnnl_format_tag_t act_tag = (flags & NN_CONV_PLAIN_LAYOUT) ? dnnl_nchw : dnnl_format_tag_any;
+    /* inputs of every pass (x, w, dy) in lo; outputs (y, dx, dw) in FP32 */
+    const dnnl_data_type_t lo = c->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t x_lo, y_lo, w_lo;
 
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&x_user, 4, xd, dnnl_f32, dnnl_nchw), "md x");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&y_user, 4, yd, dnnl_f32, dnnl_nchw), "md y");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_user, 1, bd, dnnl_f32, dnnl_x), "md b");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&x_any, 4, xd, dnnl_f32, act_tag), "md x any");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&y_any, 4, yd, dnnl_f32, act_tag), "md y any");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&x_lo, 4, xd, lo, act_tag), "md x lo");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&y_lo, 4, yd, lo, act_tag), "md y lo");
     /* With few input channels (an RGB image), oneDNN's blocked backward-data
      * kernel is slow (~30 GFLOP/s here) and its NCHW gemm kernel ~3x faster:
      * measured by bench/bench_nn_conv, see docs/ENGINE.md. */
@@ -205,29 +211,33 @@ static nic_status make_plan(nic_context *ctx, nn_conv *c, unsigned flags)
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_user, 4, wd, dnnl_f32, dnnl_oihw), "md w");
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any),
                  "md w any");
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_lo, 4, wd, lo, dnnl_format_tag_any), "md w lo");
     } else {
         dnnl_dims_t wd = {g, d->c_out / g, d->c_in / g, d->k_h, d->k_w};
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_user, 5, wd, dnnl_f32, dnnl_goihw), "md w");
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_any, 5, wd, dnnl_f32, dnnl_format_tag_any),
                  "md w any");
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_lo, 5, wd, lo, dnnl_format_tag_any), "md w lo");
     }
 
     dnnl_convolution_desc_t cd;
     dnnl_pass *pf = &c->pass[PASS_FWD], *pb = &c->pass[PASS_BWD_DATA], *pw = &c->pass[PASS_BWD_WEIGHTS];
 
     DNNL_TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
-                                                &x_any, &w_any, &b_user, &y_any, strides, pad_l,
+                                                &x_lo, &w_lo, &b_user, &y_any, strides, pad_l,
                                                 pad_r),
              "convolution_forward_desc_init");
     DNNL_TRY(dnnl_primitive_desc_create(&pf->pd, &cd, NULL, e->engine, NULL),
              "primitive_desc_create (forward)");
-    DNNL_TRY(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &x_bd, &w_any,
+    if (c->bf16)
+        y_bd = y_lo; /* c_in >= 8 here: blocked layouts */
+    DNNL_TRY(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &x_bd, &w_lo,
                                                       &y_bd, strides, pad_l, pad_r),
              "convolution_backward_data_desc_init");
     DNNL_TRY(dnnl_primitive_desc_create(&pb->pd, &cd, NULL, e->engine, pf->pd),
              "primitive_desc_create (backward data)");
-    DNNL_TRY(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &x_any,
-                                                         &w_any, &b_user, &y_any, strides, pad_l,
+    DNNL_TRY(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &x_lo,
+                                                         &w_any, &b_user, &y_lo, strides, pad_l,
                                                          pad_r),
              "convolution_backward_weights_desc_init");
     DNNL_TRY(dnnl_primitive_desc_create(&pw->pd, &cd, NULL, e->engine, pf->pd),
@@ -354,7 +364,19 @@ nic_status nn_conv_create(nic_context *ctx, nn_engine *eng, const nn_conv_desc *
     c->eng = eng;
 #ifdef NIC_HAVE_DNNL
     if (eng && eng->has_dnnl && !(flags & NN_CONV_REFERENCE)) {
+        c->bf16 = (flags & NN_CONV_BF16) && d->c_in / d->groups >= 8;
         nic_status st = make_plan(ctx, c, flags);
+        if (st != NIC_OK && c->bf16) {
+            /* no BF16 kernel on this CPU: plan in FP32 instead */
+            for (int i = 0; i < PASS_COUNT; i++)
+                pass_destroy(&c->pass[i]);
+            nn_free(c->dw_tmp);
+            nn_free(c->db_tmp);
+            c->dw_tmp = c->db_tmp = NULL;
+            nic_context_clear_error(ctx);
+            c->bf16 = 0;
+            st = make_plan(ctx, c, flags);
+        }
         if (st != NIC_OK) {
             nn_conv_destroy(c);
             return st;

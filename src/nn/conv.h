@@ -26,7 +26,14 @@ int nn_engine_has_dnnl(const nn_engine *eng);
 
 enum {
     NN_CONV_REFERENCE = 1u << 0,   /* use the plain C kernels even if oneDNN is there */
-    NN_CONV_PLAIN_LAYOUT = 1u << 1  /* make oneDNN compute in NCHW itself (no reorders) */
+    NN_CONV_PLAIN_LAYOUT = 1u << 1, /* make oneDNN compute in NCHW itself (no reorders) */
+    /* Mixed precision (oneDNN, where the CPU has BF16 dot products): the
+     * passes read their inputs (x, w, dy) rounded to bfloat16 and write FP32
+     * (y, dx, dw; FP32 accumulation). Callers keep FP32 tensors and FP32
+     * master weights; the conversion happens in the reorders the plan has
+     * anyway. Layers with fewer than 8 input channels per group (an RGB
+     * image) stay FP32. Ignored (FP32) where oneDNN has no BF16 kernel. */
+    NN_CONV_BF16 = 1u << 2
 };
 
 typedef struct nn_conv nn_conv;

@@ -217,7 +217,9 @@ static void test_finite_differences(void)
 
 /* ------------------------------------------------------------------ fast path vs reference */
 
-static void fast_vs_reference(const nn_conv_desc *d, unsigned flags, int transposed, const char *what)
+/* scale widens the tolerances (1 for FP32 kernels; BF16 inputs keep 8 bits). */
+static void fast_vs_reference_tol(const nn_conv_desc *d, unsigned flags, int transposed,
+                                  const char *what, double scale)
 {
     nn_rng rng;
     nn_rng_seed(&rng, 7);
@@ -255,13 +257,13 @@ static void fast_vs_reference(const nn_conv_desc *d, unsigned flags, int transpo
     char buf[160];
     /* Tolerances relative to the magnitude of sums of many terms. */
     snprintf(buf, sizeof(buf), "%s [%s] y", what, nn_conv_impl(fast, 0));
-    check_close_ff(buf, y[1], y[0], ny, 1e-4, 1e-4);
+    check_close_ff(buf, y[1], y[0], ny, 1e-4 * scale, 1e-4 * scale);
     snprintf(buf, sizeof(buf), "%s [%s] dx", what, nn_conv_impl(fast, 1));
-    check_close_ff(buf, dx[1], dx[0], nx, 1e-4, 1e-4);
+    check_close_ff(buf, dx[1], dx[0], nx, 1e-4 * scale, 1e-4 * scale);
     snprintf(buf, sizeof(buf), "%s [%s] dw", what, nn_conv_impl(fast, 2));
-    check_close_ff(buf, dw[1], dw[0], nw, 2e-3, 1e-4);
+    check_close_ff(buf, dw[1], dw[0], nw, 2e-3 * scale, 1e-4 * scale);
     snprintf(buf, sizeof(buf), "%s db", what);
-    check_close_ff(buf, db[1], db[0], nb, 2e-3, 1e-4);
+    check_close_ff(buf, db[1], db[0], nb, 2e-3 * scale, 1e-4 * scale);
     printf("  %-40s fwd %-22s bwd-data %-22s bwd-weights %s\n", what, nn_conv_impl(fast, 0),
            nn_conv_impl(fast, 1), nn_conv_impl(fast, 2));
     for (int k = 0; k < 2; k++)
@@ -270,6 +272,32 @@ out:
     nn_conv_destroy(ref);
     nn_conv_destroy(fast);
     free(x), free(w), free(b), free(dy);
+}
+
+static void fast_vs_reference(const nn_conv_desc *d, unsigned flags, int transposed, const char *what)
+{
+    fast_vs_reference_tol(d, flags, transposed, what, 1.0);
+}
+
+/* NN_CONV_BF16: the same results to BF16's precision (inputs rounded to 8
+ * significant bits, FP32 sums); a layer with 3 input channels stays FP32 and
+ * so matches to FP32's tolerance. Where the CPU has no BF16 kernels the plan
+ * falls back to FP32, which passes too. */
+static void test_bf16(void)
+{
+    nn_conv_desc d;
+    CHECK_STATUS(nn_conv_desc_init(ctx, &d, 2, 32, 17, 15, 32, 5, 2, 2, 1), NIC_OK);
+    fast_vs_reference_tol(&d, NN_CONV_BF16, 0, "bf16 conv 32->32 5x5 s2 17x15", 300.0);
+    CHECK_STATUS(nn_conv_desc_init_transposed(ctx, &d, 2, 32, 8, 8, 16, 5, 2, 2, 1, 1), NIC_OK);
+    fast_vs_reference_tol(&d, NN_CONV_BF16, 1, "bf16 conv_transpose 32->16 5x5 s2", 300.0);
+    CHECK_STATUS(nn_conv_desc_init(ctx, &d, 2, 3, 32, 32, 16, 5, 2, 2, 1), NIC_OK);
+    fast_vs_reference_tol(&d, NN_CONV_BF16, 0, "bf16 flag, conv 3->16 (stays FP32)", 1.0);
+    nn_conv *c = NULL;
+    CHECK_STATUS(nn_conv_create(ctx, eng, &d, NN_CONV_BF16, &c), NIC_OK);
+    if (c)
+        CHECK_MSG(strstr(nn_conv_impl(c, 0), "bf16") == NULL, "3 input channels ran %s",
+                  nn_conv_impl(c, 0));
+    nn_conv_destroy(c);
 }
 
 static void test_fast_path(void)
@@ -316,6 +344,7 @@ int main(int argc, char **argv)
     test_torch_fixtures(argc, argv);
     test_finite_differences();
     test_fast_path();
+    test_bf16();
     nn_engine_destroy(eng);
     nic_context_destroy(ctx);
     return test_finish("test_nn_conv");
