@@ -130,10 +130,9 @@ nic_status nic_gdn_block_plan(nic_context *ctx, nn_engine *eng, nic_gdn_block *g
     g->dbeta_eff = nn_alloc(c * sizeof(float));
     g->gamma_eff = nn_alloc(c * c * sizeof(float));
     g->dgamma_eff = nn_alloc(c * c * sizeof(float));
-    g->dnorm = nn_alloc(g->count * sizeof(float));
-    g->dsq = nn_alloc(g->count * sizeof(float));
-    if (!g->beta_eff || !g->dbeta_eff || !g->gamma_eff || !g->dgamma_eff || !g->dnorm ||
-        !g->dsq) {
+    /* dnorm and dsq (backward only) come from the engine's shared scratch, or
+     * without an engine are made on the first backward */
+    if (!g->beta_eff || !g->dbeta_eff || !g->gamma_eff || !g->dgamma_eff) {
         nic_gdn_block_release(g);
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "GDN: out of memory");
     }
@@ -190,7 +189,23 @@ nic_status nic_gdn_block_backward(nic_context *ctx, nic_gdn_block *g, nn_params 
                                   const float *dy, float *dx)
 {
     size_t c = (size_t)g->c, n = g->count;
-    float *dnorm = g->dnorm;
+    nn_engine *eng = nn_conv_engine(g->plan);
+    float *dnorm, *dsq;
+    if (eng) {
+        dnorm = nn_engine_scratch(ctx, eng, 0, n * sizeof(float));
+        dsq = nn_engine_scratch(ctx, eng, 1, n * sizeof(float));
+        if (!dnorm || !dsq)
+            return nic_context_status(ctx);
+    } else {
+        if (!g->dnorm)
+            g->dnorm = nn_alloc(n * sizeof(float));
+        if (!g->dsq)
+            g->dsq = nn_alloc(n * sizeof(float));
+        if (!g->dnorm || !g->dsq)
+            return NIC_FAIL(ctx, NIC_ERR_NOMEM, "GDN: out of memory");
+        dnorm = g->dnorm;
+        dsq = g->dsq;
+    }
     /* GDN: y = x norm^-1/2;  inverse: y = x norm^1/2. */
     if (g->inverse) {
 #pragma omp parallel for simd schedule(static)
@@ -210,10 +225,10 @@ nic_status nic_gdn_block_backward(nic_context *ctx, nic_gdn_block *g, nn_params 
     memset(g->dbeta_eff, 0, c * sizeof(float));
     memset(g->dgamma_eff, 0, c * c * sizeof(float));
     NIC_TRY(nn_conv_backward_weights(ctx, g->plan, sq, dnorm, g->dgamma_eff, g->dbeta_eff));
-    NIC_TRY(nn_conv_backward_data(ctx, g->plan, dnorm, g->gamma_eff, g->dsq));
+    NIC_TRY(nn_conv_backward_data(ctx, g->plan, dnorm, g->gamma_eff, dsq));
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++)
-        dx[i] += 2.0f * x[i] * g->dsq[i];
+        dx[i] += 2.0f * x[i] * dsq[i];
     nn_gdn_reparam_backward(nn_param_data(p, g->beta), g->dbeta_eff, c, NN_GDN_BETA_MIN,
                             nn_param_grad(p, g->beta));
     nn_gdn_reparam_backward(nn_param_data(p, g->gamma), g->dgamma_eff, c * c, 0.0,

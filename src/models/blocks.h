@@ -52,7 +52,7 @@ typedef struct nic_gdn_block {
     nn_conv_desc desc; /* the 1x1 convolution */
     nn_conv *plan;
     float *beta_eff, *gamma_eff, *dbeta_eff, *dgamma_eff; /* effective values and grads */
-    float *dnorm, *dsq; /* [n][c][hw] scratch for backward */
+    float *dnorm, *dsq; /* [n][c][hw] backward scratch without an engine (else the engine's) */
     size_t count;       /* n * c * hw */
 } nic_gdn_block;
 

@@ -203,15 +203,23 @@ struct nic_hyper_trainer {
     int nall;
 };
 
-static nic_status act_alloc(nic_context *ctx, nic_hyper_trainer *t, act *a, size_t n)
+/* An activation and its gradient; with_grad = 0 for values saved only for
+ * backward (GDN's x^2 and norm), which never receive a gradient. */
+static nic_status act_alloc_ex(nic_context *ctx, nic_hyper_trainer *t, act *a, size_t n,
+                               int with_grad)
 {
     a->n = n;
     a->v = nn_alloc(n * sizeof(float));
-    a->d = nn_alloc(n * sizeof(float));
-    if (!a->v || !a->d)
+    a->d = with_grad ? nn_alloc(n * sizeof(float)) : NULL;
+    if (!a->v || (with_grad && !a->d))
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "hyper trainer: out of memory (%zu floats)", n);
     t->all[t->nall++] = a;
     return NIC_OK;
+}
+
+static nic_status act_alloc(nic_context *ctx, nic_hyper_trainer *t, act *a, size_t n)
+{
+    return act_alloc_ex(ctx, t, a, n, 1);
 }
 
 void nic_hyper_trainer_destroy(nic_hyper_trainer *t)
@@ -285,8 +293,8 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
     for (int i = 0; i < 3; i++) {
         size_t n = t->ga_out[i].n;
         TRY_OR_FAIL(act_alloc(ctx, t, &t->ga_gdn[i], n));
-        TRY_OR_FAIL(act_alloc(ctx, t, &t->ga_norm[i], n));
-        TRY_OR_FAIL(act_alloc(ctx, t, &t->ga_sq[i], n));
+        TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_norm[i], n, 0));
+        TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_sq[i], n, 0));
         TRY_OR_FAIL(nic_gdn_block_plan(ctx, eng, &m->ga_gdn[i], batch, m->ga[i].h_out,
                                        m->ga[i].w_out, conv_flags));
     }
@@ -325,8 +333,8 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
     for (int i = 0; i < 3; i++) {
         size_t n = t->gs_out[i].n;
         TRY_OR_FAIL(act_alloc(ctx, t, &t->gs_gdn[i], n));
-        TRY_OR_FAIL(act_alloc(ctx, t, &t->gs_norm[i], n));
-        TRY_OR_FAIL(act_alloc(ctx, t, &t->gs_sq[i], n));
+        TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->gs_norm[i], n, 0));
+        TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->gs_sq[i], n, 0));
         TRY_OR_FAIL(nic_gdn_block_plan(ctx, eng, &m->gs_gdn[i], batch, m->gs[i].h_out,
                                        m->gs[i].w_out, conv_flags));
     }

@@ -20,7 +20,11 @@ typedef struct dnnl_slot {
     dnnl_memory_t user;
     dnnl_memory_t inner; /* == user when no reorder is needed */
     dnnl_primitive_t reorder;
+    size_t inner_bytes;  /* with a reorder: the inner buffer's size (engine scratch) */
 } dnnl_slot;
+
+/* Roles of a pass's slots; each role has one scratch buffer in the engine. */
+enum { ROLE_SRC = 0, ROLE_WEIGHTS = 1, ROLE_DST = 2, ROLE_COUNT = 3 };
 
 typedef struct dnnl_pass {
     dnnl_primitive_desc_t pd;
@@ -36,7 +40,15 @@ struct nn_engine {
 #ifdef NIC_HAVE_DNNL
     dnnl_engine_t engine;
     dnnl_stream_t stream;
+    /* The reorder buffers of every plan live only during one pass (reorder in,
+     * execute, reorder out), and passes run one at a time on the engine's
+     * stream, so all plans share one buffer per role, grown to the largest
+     * need: memory for layouts is that of the largest layer, not of all. */
+    void *scratch[ROLE_COUNT];
+    size_t scratch_cap[ROLE_COUNT];
 #endif
+    float *layer_scratch[NN_ENGINE_SCRATCH_SLOTS]; /* nn_engine_scratch */
+    size_t layer_cap[NN_ENGINE_SCRATCH_SLOTS];
 };
 
 struct nn_conv {
@@ -79,8 +91,38 @@ void nn_engine_destroy(nn_engine *e)
         dnnl_stream_destroy(e->stream);
         dnnl_engine_destroy(e->engine);
     }
+    for (int r = 0; r < ROLE_COUNT; r++)
+        nn_free(e->scratch[r]);
+#endif
+    for (int r = 0; r < NN_ENGINE_SCRATCH_SLOTS; r++)
+        nn_free(e->layer_scratch[r]);
+#ifdef NIC_HAVE_DNNL
 #endif
     free(e);
+}
+
+float *nn_engine_scratch(nic_context *ctx, nn_engine *e, int slot, size_t bytes)
+{
+    if (slot < 0 || slot >= NN_ENGINE_SCRATCH_SLOTS) {
+        NIC_FAIL(ctx, NIC_ERR_INTERNAL, "engine scratch slot %d", slot);
+        return NULL;
+    }
+    if (e->layer_cap[slot] < bytes) {
+        nn_free(e->layer_scratch[slot]);
+        e->layer_cap[slot] = 0;
+        e->layer_scratch[slot] = nn_alloc(bytes);
+        if (!e->layer_scratch[slot]) {
+            NIC_FAIL(ctx, NIC_ERR_NOMEM, "engine scratch: out of memory (%zu bytes)", bytes);
+            return NULL;
+        }
+        e->layer_cap[slot] = bytes;
+    }
+    return e->layer_scratch[slot];
+}
+
+nn_engine *nn_conv_engine(const nn_conv *c)
+{
+    return c ? c->eng : NULL;
 }
 
 int nn_engine_has_dnnl(const nn_engine *e)
@@ -136,8 +178,10 @@ static nic_status slot_init(nic_context *ctx, nn_engine *e, dnnl_slot *s,
         s->inner = s->user;
         return NIC_OK;
     }
-    DNNL_TRY(dnnl_memory_create(&s->inner, prim_md, e->engine, DNNL_MEMORY_ALLOCATE),
+    /* the buffer is the engine's scratch of the slot's role, bound per pass */
+    DNNL_TRY(dnnl_memory_create(&s->inner, prim_md, e->engine, DNNL_MEMORY_NONE),
              "memory_create (reorder buffer)");
+    s->inner_bytes = dnnl_memory_desc_get_size(prim_md);
     dnnl_primitive_desc_t rpd;
     if (is_input)
         DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, user_md, e->engine, prim_md, e->engine,
@@ -151,6 +195,32 @@ static nic_status slot_init(nic_context *ctx, nn_engine *e, dnnl_slot *s,
     dnnl_primitive_desc_destroy(rpd);
     DNNL_TRY(st, "primitive_create (reorder)");
     return NIC_OK;
+}
+
+/* Points a slot's reorder buffer at the engine's scratch of its role. */
+static nic_status slot_bind(nic_context *ctx, nn_engine *e, dnnl_slot *s, int role)
+{
+    if (!s->reorder)
+        return NIC_OK;
+    if (e->scratch_cap[role] < s->inner_bytes) {
+        nn_free(e->scratch[role]);
+        e->scratch_cap[role] = 0;
+        e->scratch[role] = nn_alloc(s->inner_bytes);
+        if (!e->scratch[role])
+            return NIC_FAIL(ctx, NIC_ERR_NOMEM, "convolution: out of memory (%zu bytes)",
+                            s->inner_bytes);
+        e->scratch_cap[role] = s->inner_bytes;
+    }
+    DNNL_TRY(dnnl_memory_set_data_handle(s->inner, e->scratch[role]), "set_data_handle");
+    return NIC_OK;
+}
+
+/* Binds the three slots of a pass. */
+static nic_status pass_bind(nic_context *ctx, nn_engine *e, dnnl_pass *p)
+{
+    NIC_TRY(slot_bind(ctx, e, &p->src, ROLE_SRC));
+    NIC_TRY(slot_bind(ctx, e, &p->weights, ROLE_WEIGHTS));
+    return slot_bind(ctx, e, &p->dst, ROLE_DST);
 }
 
 static nic_status slot_in(nic_context *ctx, nn_engine *e, dnnl_slot *s, const float *data)
@@ -302,6 +372,7 @@ static nic_status plan_forward(nic_context *ctx, nn_conv *c, const float *x, con
                                const float *b, float *y)
 {
     dnnl_pass *p = &c->pass[PASS_FWD];
+    NIC_TRY(pass_bind(ctx, c->eng, p));
     NIC_TRY(slot_in(ctx, c->eng, &p->src, x));
     NIC_TRY(slot_in(ctx, c->eng, &p->weights, w));
     DNNL_TRY(dnnl_memory_set_data_handle(p->dst.user, y), "set_data_handle");
@@ -321,6 +392,7 @@ static nic_status plan_backward_data(nic_context *ctx, nn_conv *c, const float *
                                      const float *w, float *dx)
 {
     dnnl_pass *p = &c->pass[PASS_BWD_DATA];
+    NIC_TRY(pass_bind(ctx, c->eng, p));
     NIC_TRY(slot_in(ctx, c->eng, &p->dst, dy));
     NIC_TRY(slot_in(ctx, c->eng, &p->weights, w));
     DNNL_TRY(dnnl_memory_set_data_handle(p->src.user, dx), "set_data_handle");
@@ -334,6 +406,7 @@ static nic_status plan_backward_weights(nic_context *ctx, nn_conv *c, const floa
                                         const float *dy, float *dw, float *db)
 {
     dnnl_pass *p = &c->pass[PASS_BWD_WEIGHTS];
+    NIC_TRY(pass_bind(ctx, c->eng, p));
     NIC_TRY(slot_in(ctx, c->eng, &p->src, x));
     NIC_TRY(slot_in(ctx, c->eng, &p->dst, dy));
     DNNL_TRY(dnnl_memory_set_data_handle(p->weights.user, c->dw_tmp), "set_data_handle");

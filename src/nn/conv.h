@@ -23,6 +23,13 @@ nic_status nn_engine_create(nic_context *ctx, nn_engine **out);
 void nn_engine_destroy(nn_engine *eng);
 /* 1 when oneDNN is compiled in and its CPU engine could be created. */
 int nn_engine_has_dnnl(const nn_engine *eng);
+/* Transient buffers owned by the engine, for layers' backward passes (the GDN
+ * block's): slot 0 .. NN_ENGINE_SCRATCH_SLOTS - 1, at least `bytes`, valid
+ * until the next call for the same slot (grown as needed, never shrunk).
+ * Layers planned on one engine run one at a time, so they share them. NULL
+ * (with the context's error) when out of memory. */
+#define NN_ENGINE_SCRATCH_SLOTS 2
+float *nn_engine_scratch(nic_context *ctx, nn_engine *eng, int slot, size_t bytes);
 
 enum {
     NN_CONV_REFERENCE = 1u << 0,   /* use the plain C kernels even if oneDNN is there */
@@ -43,6 +50,8 @@ nic_status nn_conv_create(nic_context *ctx, nn_engine *eng, const nn_conv_desc *
                           unsigned flags, nn_conv **out);
 void nn_conv_destroy(nn_conv *conv);
 const nn_conv_desc *nn_conv_get_desc(const nn_conv *conv);
+/* The engine the plan was made on (NULL: reference kernels without one). */
+nn_engine *nn_conv_engine(const nn_conv *conv);
 /* Implementation of each pass: "reference" or oneDNN's name (e.g.
  * "jit:avx512_core"). which: 0 forward, 1 backward data, 2 backward weights. */
 const char *nn_conv_impl(const nn_conv *conv, int which);
