@@ -494,14 +494,15 @@ typedef struct pool_fd {
     int kind; /* 0 maxpool, 1 upsample */
     double *x, *y;
     int32_t *arg;
-    int n, c, h, w, k, s;
+    int n, c, h, w, k, s, pad;
 } pool_fd;
 
 static void pool_forward(void *user)
 {
     pool_fd *p = user;
     if (p->kind == 0)
-        nn_maxpool2d_forward_f64(p->x, p->n, p->c, p->h, p->w, p->k, p->s, p->y, p->arg);
+        nn_maxpool2d_pad_forward_f64(p->x, p->n, p->c, p->h, p->w, p->k, p->s, p->pad, p->y,
+                                     p->arg);
     else
         nn_upsample_nearest_forward_f64(p->x, p->n, p->c, p->h, p->w, p->k, p->y);
 }
@@ -511,16 +512,19 @@ static void test_pool_concat(int argc, char **argv)
     nn_st_file f;
     if (!open_fixture(ctx, argc, argv, "pool.safetensors", &f))
         return;
-    const int ks[2][2] = {{2, 2}, {3, 2}};
-    for (int kind = 0; kind < 3; kind++) {
+    /* kernel, stride, padding; then nearest upsampling */
+    const int ks[3][3] = {{2, 2, 0}, {3, 2, 0}, {3, 2, 1}};
+    for (int kind = 0; kind < 4; kind++) {
         char k[64], pre[32];
         pool_fd p = {0};
-        if (kind < 2) {
+        if (kind < 3) {
             snprintf(pre, sizeof(pre), "maxpool%d%d", ks[kind][0], ks[kind][1]);
-            p = (pool_fd){0, NULL, NULL, NULL, 2, 3, 7, 9, ks[kind][0], ks[kind][1]};
+            if (ks[kind][2])
+                snprintf(pre + strlen(pre), sizeof(pre) - strlen(pre), "p%d", ks[kind][2]);
+            p = (pool_fd){0, NULL, NULL, NULL, 2, 3, 7, 9, ks[kind][0], ks[kind][1], ks[kind][2]};
         } else {
             snprintf(pre, sizeof(pre), "up2");
-            p = (pool_fd){1, NULL, NULL, NULL, 2, 3, 4, 5, 2, 0};
+            p = (pool_fd){1, NULL, NULL, NULL, 2, 3, 4, 5, 2, 0, 0};
         }
         xy_case fx = load_xy_case(&f, pre);
         double *y = fx.y, *dy = fx.dy, *dx = fx.dx;
@@ -531,7 +535,7 @@ static void test_pool_concat(int argc, char **argv)
         double *mdx = xcalloc_f64(nx);
         pool_forward(&p);
         if (p.kind == 0)
-            nn_maxpool2d_backward_f64(dy, p.arg, p.n, p.c, p.h, p.w, p.k, p.s, mdx);
+            nn_maxpool2d_pad_backward_f64(dy, p.arg, p.n, p.c, p.h, p.w, p.k, p.s, p.pad, mdx);
         else
             nn_upsample_nearest_backward_f64(dy, p.n, p.c, p.h, p.w, p.k, mdx);
         snprintf(k, sizeof(k), "%s y", pre);
@@ -543,8 +547,13 @@ static void test_pool_concat(int argc, char **argv)
         /* float */
         float *xf = to_f32(p.x, nx), *yf = xcalloc_f32(ny), *dyf = to_f32(dy, ny), *dxf = xcalloc_f32(nx);
         if (p.kind == 0) {
-            nn_maxpool2d_forward(xf, p.n, p.c, p.h, p.w, p.k, p.s, yf, p.arg);
-            nn_maxpool2d_backward(dyf, p.arg, p.n, p.c, p.h, p.w, p.k, p.s, dxf);
+            if (p.pad) {
+                nn_maxpool2d_pad_forward(xf, p.n, p.c, p.h, p.w, p.k, p.s, p.pad, yf, p.arg);
+                nn_maxpool2d_pad_backward(dyf, p.arg, p.n, p.c, p.h, p.w, p.k, p.s, p.pad, dxf);
+            } else {
+                nn_maxpool2d_forward(xf, p.n, p.c, p.h, p.w, p.k, p.s, yf, p.arg);
+                nn_maxpool2d_backward(dyf, p.arg, p.n, p.c, p.h, p.w, p.k, p.s, dxf);
+            }
         } else {
             nn_upsample_nearest_forward(xf, p.n, p.c, p.h, p.w, p.k, yf);
             nn_upsample_nearest_backward(dyf, p.n, p.c, p.h, p.w, p.k, dxf);
