@@ -597,9 +597,46 @@ nic_status train_load_sets(nic_context *ctx, const train_options *o, uint32_t va
     return NIC_OK;
 }
 
-nic_status train_run_open_logs(nic_context *ctx, train_run *r, const char *train_header,
-                               const char *val_header)
+int train_trim_log(const char *path, int64_t step)
 {
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return 1; /* no log yet */
+    char tmp[1200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        return 0;
+    }
+    char line[4096];
+    int first = 1, dropped = 0;
+    while (fgets(line, sizeof(line), in)) {
+        char *end;
+        long long row = strtoll(line, &end, 10);
+        /* the header, and rows up to the checkpoint's step, stay */
+        if (first || end == line || row <= step)
+            fputs(line, out);
+        else
+            dropped++;
+        first = 0;
+    }
+    fclose(in);
+    int ok = fclose(out) == 0;
+    if (ok && dropped)
+        ok = rename(tmp, path) == 0;
+    else
+        remove(tmp);
+    return ok;
+}
+
+nic_status train_run_open_logs(nic_context *ctx, train_run *r, const char *train_header,
+                               const char *val_header, int64_t resume_step)
+{
+    if (resume_step >= 0 &&
+        (!train_trim_log(r->train_csv, resume_step) || !train_trim_log(r->val_csv, resume_step)))
+        return nic_fail(ctx, NIC_ERR_IO, "%s: cannot rewrite the logs: %s", r->dir,
+                        strerror(errno));
     r->tcsv = fopen(r->train_csv, "a");
     r->vcsv = fopen(r->val_csv, "a");
     if (!r->tcsv || !r->vcsv)
@@ -783,6 +820,9 @@ int cmd_train(int argc, char **argv)
         if (!batch || !t_rate)
             st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
     }
+    if (st == NIC_OK && root && resume &&
+        (!train_trim_log(train_csv, opt.step) || !train_trim_log(val_csv, opt.step)))
+        st = nic_fail(ctx, NIC_ERR_IO, "%s: cannot rewrite the logs: %s", out_dir, strerror(errno));
     if (st == NIC_OK && root) {
         tcsv = fopen(train_csv, "a");
         vcsv = fopen(val_csv, "a");

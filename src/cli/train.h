@@ -57,9 +57,15 @@ nic_status train_run_start(nic_context *ctx, const train_run *r, const train_opt
  * they cannot be read). */
 nic_status train_load_sets(nic_context *ctx, const train_options *o, uint32_t val_side,
                            nic_image_set *data, nic_image_set *val);
-/* Opens train.csv and val.csv for appending; new files get the header lines. */
+/* Opens train.csv and val.csv for appending; new files get the header lines.
+ * resume_step >= 0 (a resumed run whose logs start with the step): rows past
+ * the checkpoint's step, logged before the process was killed, are dropped
+ * first, since the resumed run logs those steps again. */
 nic_status train_run_open_logs(nic_context *ctx, train_run *r, const char *train_header,
-                               const char *val_header);
+                               const char *val_header, int64_t resume_step);
+/* Keeps the header and the rows whose first field is <= step (atomically:
+ * temp file + rename). 1 on success (or no file). */
+int train_trim_log(const char *path, int64_t step);
 void train_run_close(train_run *r);
 
 int train_rnn(train_options *o);

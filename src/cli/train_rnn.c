@@ -187,7 +187,7 @@ int train_rnn(train_options *o)
     }
     if (st == NIC_OK)
         st = train_run_open_logs(ctx, &run, "step,loss,psnr_1,psnr_last,grad_norm,lr,seconds",
-                                 "step,iterations,bpp,psnr");
+                                 "step,iterations,bpp,psnr", resume ? opt.step : -1);
     if (st != NIC_OK)
         goto done;
     FILE *tcsv = run.tcsv, *vcsv = run.vcsv;
@@ -378,7 +378,8 @@ int train_rnn_cnn(train_options *o)
             st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
     }
     if (st == NIC_OK)
-        st = train_run_open_logs(ctx, &run, "epoch,bits_per_code", "epoch,iteration,bits_per_code,saved_percent");
+        st = train_run_open_logs(ctx, &run, "epoch,bits_per_code",
+                                 "epoch,iteration,bits_per_code,saved_percent", -1);
     if (st == NIC_OK) {
         printf("rnn+cnn: context model over the codes of %s (%d bits per position, %d "
                "iterations): %d weights per iteration; codes of %d training and %d validation "

@@ -22,6 +22,20 @@ expect 0 "$NIC" train $TRAIN --out "$T/run5" --steps 5
 checks=$((checks + 1))
 [ "$(cut -d, -f1-7 "$T/run/train.csv")" = "$(cut -d, -f1-7 "$T/run5/train.csv")" ] ||
     fail "the resumed run's losses differ from the uninterrupted run's"
+# killed at an arbitrary moment (SIGKILL: no checkpoint on the way out) and resumed: the
+# rows logged after the last checkpoint are dropped and logged again, and the whole log
+# equals an uninterrupted run's
+KTRAIN="--channels 8,8,4 --crop 64 --batch 2 --data $DATA --val $DATA --val-count 2 --log-every 1 --seed 3 --checkpoint-every 5 --val-every 1000 --steps 40"
+"$NIC" train $KTRAIN --out "$T/killed" >"$T/killed.log" 2>&1 &
+kpid=$!
+i=0
+while [ $i -lt 600 ] && ! grep -q "step      13/40" "$T/killed.log" 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
+kill -9 $kpid 2>/dev/null; wait $kpid 2>/dev/null
+expect 0 "$NIC" train $KTRAIN --out "$T/killed"; has "$T/out" "resuming"
+expect 0 "$NIC" train $KTRAIN --out "$T/whole"
+checks=$((checks + 1))
+[ "$(cut -d, -f1-7 "$T/killed/train.csv")" = "$(cut -d, -f1-7 "$T/whole/train.csv")" ] ||
+    fail "the log of the killed and resumed run differs from the uninterrupted run's"
 expect 2 "$NIC" train --crop 100;        has "$T/err" "multiple of 64"
 expect 0 "$NIC" train $TRAIN --export "$T/models/hyper.safetensors"; has "$T/out" "step 5"
 # an exported model (weights + entropy tables) starts a new run
