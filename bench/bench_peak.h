@@ -30,19 +30,25 @@ static double now(void)
     a4 = op(a4, m, c), a5 = op(a5, m, c), a6 = op(a6, m, c), a7 = op(a7, m, c),        \
     a8 = op(a8, m, c), a9 = op(a9, m, c), a10 = op(a10, m, c), a11 = op(a11, m, c)
 
+/* The 12 accumulators of the 512-bit loops, and their sum at the end. */
+#define ACC12_INIT_512                                                                  \
+    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2),     \
+           a3 = _mm512_set1_ps(3), a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5),     \
+           a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7), a8 = _mm512_set1_ps(8),     \
+           a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11)
+#define ACC12_SUM_512                                                                   \
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)), \
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7))); \
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));   \
+    return _mm512_reduce_add_ps(s)
+
 __attribute__((target("avx512f"))) static float fma_loop_512(long iters)
 {
     __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2),
-           a3 = _mm512_set1_ps(3), a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5),
-           a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7), a8 = _mm512_set1_ps(8),
-           a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
+    ACC12_INIT_512;
     for (long i = 0; i < iters; i++)
         FMA12(_mm512_fmadd_ps);
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    return _mm512_reduce_add_ps(s);
+    ACC12_SUM_512;
 }
 
 __attribute__((target("avx2,fma"))) static float fma_loop_256(long iters)
@@ -72,26 +78,17 @@ __attribute__((target("avx2,fma"))) static float fma_loop_256(long iters)
 __attribute__((target("avx512f,avx512bf16"))) static float dpbf16_loop(long iters)
 {
     __m512bh m = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-4f), _mm512_set1_ps(1e-4f));
-    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2),
-           a3 = _mm512_set1_ps(3), a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5),
-           a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7), a8 = _mm512_set1_ps(8),
-           a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
+    ACC12_INIT_512;
     for (long i = 0; i < iters; i++)
         DP12(_mm512_dpbf16_ps);
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    return _mm512_reduce_add_ps(s);
+    ACC12_SUM_512;
 }
 #endif
 
-/* BF16 dot-product peak over all OpenMP threads, GFLOP/s (0 without AVX-512 BF16). */
-static inline double measure_peak_bf16(void)
-{
 #ifdef HAVE_X86
-    if (!__builtin_cpu_supports("avx512bf16"))
-        return 0.0;
-    long iters = 10000000;
+/* GFLOP/s of loop(iters) run on every OpenMP thread at once. */
+static inline double peak_of(float (*loop)(long), long iters, double flop_per_iter)
+{
     volatile float sink = 0;
     double t0 = now();
     int threads = 1;
@@ -99,11 +96,19 @@ static inline double measure_peak_bf16(void)
     {
 #pragma omp single
         threads = omp_get_num_threads();
-        sink += dpbf16_loop(iters);
+        sink += loop(iters);
     }
     double t = now() - t0;
     (void)sink;
-    return 64.0 * 12 * (double)iters * threads / t * 1e-9;
+    return flop_per_iter * (double)iters * threads / t * 1e-9;
+}
+#endif
+
+/* BF16 dot-product peak over all OpenMP threads, GFLOP/s (0 without AVX-512 BF16). */
+static inline double measure_peak_bf16(void)
+{
+#ifdef HAVE_X86
+    return __builtin_cpu_supports("avx512bf16") ? peak_of(dpbf16_loop, 10000000, 64.0 * 12) : 0.0;
 #else
     return 0.0;
 #endif
@@ -114,20 +119,7 @@ static double measure_peak(void)
 {
 #ifdef HAVE_X86
     int wide = __builtin_cpu_supports("avx512f");
-    long iters = 20000000;
-    double flop_per_iter = 2.0 * (wide ? 16 : 8) * 12;
-    volatile float sink = 0;
-    double t0 = now();
-    int threads = 1;
-#pragma omp parallel reduction(+ : sink)
-    {
-#pragma omp single
-        threads = omp_get_num_threads();
-        sink += wide ? fma_loop_512(iters) : fma_loop_256(iters);
-    }
-    double t = now() - t0;
-    (void)sink;
-    return flop_per_iter * (double)iters * threads / t * 1e-9;
+    return peak_of(wide ? fma_loop_512 : fma_loop_256, 20000000, 2.0 * (wide ? 16 : 8) * 12);
 #else
     return 0.0;
 #endif
