@@ -183,6 +183,7 @@ static void q_backward(nic_hyper_model *m, float t, const float *hidden, const f
 typedef struct act {
     float *v, *d;
     size_t n;
+    int d_borrowed; /* d is another activation's gradient buffer (not freed here) */
 } act;
 
 struct nic_hyper_trainer {
@@ -240,7 +241,8 @@ void nic_hyper_trainer_destroy(nic_hyper_trainer *t)
     }
     for (int i = 0; i < t->nall; i++) {
         nn_free(t->all[i]->v);
-        nn_free(t->all[i]->d);
+        if (!t->all[i]->d_borrowed)
+            nn_free(t->all[i]->d);
     }
     nn_free(t->dz_extra);
     nn_free(t->q_hidden);
@@ -249,15 +251,37 @@ void nic_hyper_trainer_destroy(nic_hyper_trainer *t)
     free(t);
 }
 
+/* Plans a chain of blocks and allocates their outputs; the first no_grad
+ * outputs get no gradient buffer yet (see share_gradients). */
 static nic_status plan_chain(nic_context *ctx, nn_engine *eng, nic_hyper_trainer *t,
                              nic_conv_block *b, int count, int *h, int *w, unsigned flags,
-                             act *outs)
+                             act *outs, int no_grad)
 {
     for (int i = 0; i < count; i++) {
         NIC_TRY(nic_conv_block_plan(ctx, eng, &b[i], t->batch, *h, *w, flags));
         *h = b[i].h_out;
         *w = b[i].w_out;
-        NIC_TRY(act_alloc(ctx, t, &outs[i], nic_conv_block_out_count(&b[i])));
+        NIC_TRY(act_alloc_ex(ctx, t, &outs[i], nic_conv_block_out_count(&b[i]), i >= no_grad));
+    }
+    return NIC_OK;
+}
+
+/* Backward runs the whole synthesis before the analysis, so the analysis's
+ * gradient buffers at each resolution (1/2, 1/4, 1/8: the large ones) reuse
+ * the synthesis's of the same size: g_a's layer i matches g_s's layer 2 - i. */
+static nic_status share_gradients(nic_context *ctx, nic_hyper_trainer *t)
+{
+    for (int i = 0; i < 3; i++) {
+        act *mine[2] = {&t->ga_out[i], &t->ga_gdn[i]};
+        act *theirs[2] = {&t->gs_out[2 - i], &t->gs_gdn[2 - i]};
+        for (int k = 0; k < 2; k++) {
+            if (mine[k]->n == theirs[k]->n) {
+                mine[k]->d = theirs[k]->d;
+                mine[k]->d_borrowed = 1;
+            } else if (!(mine[k]->d = nn_alloc(mine[k]->n * sizeof(float)))) {
+                return NIC_FAIL(ctx, NIC_ERR_NOMEM, "hyper trainer: out of memory");
+            }
+        }
     }
     return NIC_OK;
 }
@@ -289,10 +313,10 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
             return st;                        \
         }                                     \
     } while (0)
-    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->ga, 4, &h, &w, conv_flags, t->ga_out));
+    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->ga, 4, &h, &w, conv_flags, t->ga_out, 3));
     for (int i = 0; i < 3; i++) {
         size_t n = t->ga_out[i].n;
-        TRY_OR_FAIL(act_alloc(ctx, t, &t->ga_gdn[i], n));
+        TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_gdn[i], n, 0));
         TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_norm[i], n, 0));
         TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_sq[i], n, 0));
         TRY_OR_FAIL(nic_gdn_block_plan(ctx, eng, &m->ga_gdn[i], batch, m->ga[i].h_out,
@@ -300,7 +324,7 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
     }
     t->hw_y = (size_t)h * w;
     int hy = h, wy = w;
-    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->ha, 3, &h, &w, conv_flags, t->ha_out));
+    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->ha, 3, &h, &w, conv_flags, t->ha_out, 0));
     for (int i = 0; i < 2; i++)
         TRY_OR_FAIL(act_alloc(ctx, t, &t->ha_relu[i], t->ha_out[i].n));
     t->hw_z = (size_t)h * w;
@@ -308,10 +332,10 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
     TRY_OR_FAIL(act_alloc(ctx, t, &t->z_tilde, t->ha_out[2].n));
     h = hz;
     w = wz;
-    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->hm, 3, &h, &w, conv_flags, t->hm_out));
+    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->hm, 3, &h, &w, conv_flags, t->hm_out, 0));
     h = hz;
     w = wz;
-    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->hs, 3, &h, &w, conv_flags, t->hs_out));
+    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->hs, 3, &h, &w, conv_flags, t->hs_out, 0));
     for (int i = 0; i < 2; i++) {
         TRY_OR_FAIL(act_alloc(ctx, t, &t->hm_relu[i], t->hm_out[i].n));
         TRY_OR_FAIL(act_alloc(ctx, t, &t->hs_relu[i], t->hs_out[i].n));
@@ -329,7 +353,7 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
     TRY_OR_FAIL(act_alloc(ctx, t, &t->yhat, ny));
     h = hy;
     w = wy;
-    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->gs, 4, &h, &w, conv_flags, t->gs_out));
+    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->gs, 4, &h, &w, conv_flags, t->gs_out, 0));
     for (int i = 0; i < 3; i++) {
         size_t n = t->gs_out[i].n;
         TRY_OR_FAIL(act_alloc(ctx, t, &t->gs_gdn[i], n));
@@ -338,6 +362,7 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
         TRY_OR_FAIL(nic_gdn_block_plan(ctx, eng, &m->gs_gdn[i], batch, m->gs[i].h_out,
                                        m->gs[i].w_out, conv_flags));
     }
+    TRY_OR_FAIL(share_gradients(ctx, t));
     t->dz_extra = nn_alloc(t->ha_out[2].n * sizeof(float));
     t->q_hidden = nn_alloc((size_t)batch * NIC_HYPER_Q_HIDDEN * sizeof(float));
     t->log_step = nn_alloc((size_t)batch * c->m * sizeof(float));
