@@ -256,6 +256,9 @@ static int parse_options(int argc, char **argv, train_options *o)
     const int rnn = strcmp(o->model, "rnn") == 0, rnn_cnn = strcmp(o->model, "rnn+cnn") == 0;
     if ((rnn || rnn_cnn) && strcmp(o->device, "cpu") != 0)
         return cli_usage_error("train", "%s trains on the CPU only", o->model);
+    if ((rnn || rnn_cnn) && strcmp(o->precision, "fp32") != 0)
+        return cli_usage_error("train", "%s trains in fp32 only (--precision bf16 is for hyper)",
+                               o->model);
     if (rnn) {
         if (!o->set_crop)
             o->crop = 64;

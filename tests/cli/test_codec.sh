@@ -37,6 +37,13 @@ checks=$((checks + 1))
 [ "$(cut -d, -f1-7 "$T/killed/train.csv")" = "$(cut -d, -f1-7 "$T/whole/train.csv")" ] ||
     fail "the log of the killed and resumed run differs from the uninterrupted run's"
 expect 2 "$NIC" train --crop 100;        has "$T/err" "multiple of 64"
+# mixed precision: trains (BF16 kernels where the CPU has them, else FP32) and logs finite losses
+expect 0 "$NIC" train $TRAIN --out "$T/bf16" --steps 3 --precision bf16; has "$T/out" "BF16 inputs"
+checks=$((checks + 1))
+awk -F, 'NR > 1 && !($2 > 0 && $2 < 1e6) { bad = 1 } END { exit bad }' "$T/bf16/train.csv" ||
+    fail "bf16 run logged a non-finite loss"
+expect 2 "$NIC" train --precision fp16;  has "$T/err" "--precision must be fp32 or"
+expect 2 "$NIC" train --model rnn --precision bf16; has "$T/err" "fp32 only"
 expect 0 "$NIC" train $TRAIN --export "$T/models/hyper.safetensors"; has "$T/out" "step 5"
 # an exported model (weights + entropy tables) starts a new run
 expect 0 "$NIC" train $TRAIN --out "$T/run2" --init "$T/models/hyper.safetensors" --steps 1
