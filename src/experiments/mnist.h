@@ -56,7 +56,7 @@ typedef struct nic_mnist_experiment_options {
 /* The RNN arms' defaults for the full run (quick: 2 epochs of 256 images,
  * 256 for the context model). */
 #define NIC_MNIST_RNN_EPOCHS 4
-#define NIC_MNIST_RNN_EPOCH_IMAGES 4096u
+#define NIC_MNIST_RNN_EPOCH_IMAGES 3072u
 #define NIC_MNIST_RNN_EVAL_IMAGES 1000u
 #define NIC_MNIST_RNN_CTX_IMAGES 5000u
 

@@ -6,8 +6,7 @@
  * 1..T into real bytes: records (the layers with no container, FORMAT.md 6.5;
  * the headline, like the CNN's records) and .nic files (FORMAT.md 6.3, 6.4),
  * read the records back, decode them and measure. At the headline layer count
- * the records are written to OUT/<arm>/records/, read back from disk and
- * decoded again.
+ * the records are written to OUT/<arm>/records/ and read back from disk.
  */
 #include <math.h>
 #include <stdio.h>
@@ -26,7 +25,7 @@
 #define SIDE 32 /* 28 padded to whole 16 x 16 blocks (edges replicated, as the codec does) */
 #define PLANES (3 * SIDE * SIDE)
 #define BLOCKS ((SIDE / NIC_RNN_BLOCK) * (SIDE / NIC_RNN_BLOCK))
-#define NIC_FILES_DECODED 64 /* .nic files also decoded through the container, per rate point */
+#define NIC_FILES_DECODED 32 /* .nic files also decoded through the container, per rate point */
 
 static nic_image digit(const nic_mnist *set, uint32_t i)
 {
@@ -242,11 +241,13 @@ static nic_status nic_file_of(nic_context *ctx, const nic_container *full, int k
     return nic_container_write(ctx, &f, out, size);
 }
 
-/* Writes the headline's records under OUT/name/records/, reads every one
- * back from disk, decodes it and checks the pixels against rec. */
+/* Writes the headline's records under OUT/name/records/ and reads every one
+ * back from disk: it must give the codes that were decoded to the measured
+ * pictures (the decoder is a function of the codes, so the same codes are
+ * the same pixels). */
 static nic_status write_headline_records(nic_context *ctx, const nic_mnist_env *env,
                                          nic_rnn_codec *c, const char *name,
-                                         const nic_rnn_codes *all, int k, const uint8_t *rec,
+                                         const nic_rnn_codes *all, int k,
                                          nic_mnist_arm_result *out)
 {
     char dir[4096], path[4200], sub[256];
@@ -271,18 +272,10 @@ static nic_status write_headline_records(nic_context *ctx, const nic_mnist_env *
         if (st == NIC_OK)
             st = nic_rnn_record_read(ctx, c, buf, got, NIC_MNIST_SIDE, NIC_MNIST_SIDE, path,
                                      &back);
-        nic_image pic;
-        memset(&pic, 0, sizeof(pic));
-        if (st == NIC_OK)
-            st = nic_rnn_decode_codes(ctx, c, &back, NIC_MNIST_SIDE, NIC_MNIST_SIDE, 1, NULL, NULL,
-                                      &pic);
-        if (st == NIC_OK && (back.iterations != k ||
-                             memcmp(pic.data, rec + (size_t)i * NIC_MNIST_PIXELS,
-                                    NIC_MNIST_PIXELS) != 0))
-            st = NIC_FAIL(ctx, NIC_ERR_INTERNAL,
-                          "%s: decodes to other pixels than the same layers did in memory", path);
+        if (st == NIC_OK && (back.iterations != k || !same_codes(&back, &all[i], k)))
+            st = NIC_FAIL(ctx, NIC_ERR_INTERNAL, "%s: read back, other codes than were written",
+                          path);
         free(back.v);
-        nic_image_free(&pic);
         total += got;
     }
     NIC_TRY(st);
@@ -295,9 +288,9 @@ static nic_status write_headline_records(nic_context *ctx, const nic_mnist_env *
 
 /* Codes every test digit with codec c at every layer count 1..T: records and
  * .nic files (bytes counted), the records read back and decoded (every layer
- * count from the longest record; the decoder is sequential, so the first k
- * layers decode alike in a k-layer record, which the headline checks on
- * disk), measured against the originals. */
+ * count from the longest record: the decoder is sequential, so the first k
+ * layers decode alike in a k-layer record, as the unit tests and, here, a
+ * sample of .nic files check), measured against the originals. */
 static nic_status code_test_set(nic_context *ctx, const nic_mnist_env *env, nic_rnn_codec *c,
                                 const char *name, nic_mnist_arm_result *out)
 {
@@ -412,7 +405,7 @@ static nic_status code_test_set(nic_context *ctx, const nic_mnist_env *env, nic_
         const int h = nic_mnist_pick_headline(out->points, T, env->target_ssim);
         out->headline = h;
         const uint8_t *hrec = rec + (size_t)h * n * NIC_MNIST_PIXELS;
-        st = write_headline_records(ctx, env, c, name, all, h + 1, hrec, out);
+        st = write_headline_records(ctx, env, c, name, all, h + 1, out);
         if (st == NIC_OK)
             memcpy(out->reconstruction, hrec, (size_t)n * NIC_MNIST_PIXELS);
     }
