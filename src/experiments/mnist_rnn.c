@@ -281,8 +281,9 @@ static nic_status write_headline_records(nic_context *ctx, const nic_mnist_env *
     NIC_TRY(st);
     snprintf(out->files_note, sizeof(out->files_note),
              "`%s/records/NNNNN.nicr` (%u files of %d layers, %llu bytes read back from disk), "
-             "`%s/model.safetensors` (the model file, which `nic decode` reads for .nic files)",
-             name, n, k, (unsigned long long)total, name);
+             "`%s/%s.safetensors` (the model file: `NIC_MODEL_DIR=%s nic decode` reads the "
+             "arm's .nic files with it)",
+             name, n, k, (unsigned long long)total, name, name, name);
     return NIC_OK;
 }
 
@@ -440,9 +441,11 @@ static nic_status initial_weights(nic_context *ctx, const nic_mnist_experiment_o
     return NIC_OK;
 }
 
+/* OUT/NAME/NAME.safetensors: the name nic looks for, so that
+ * NIC_MODEL_DIR=OUT/NAME nic encode --model NAME uses the trained model. */
 static void model_path(const nic_mnist_env *env, const char *name, char *path, size_t cap)
 {
-    snprintf(path, cap, "%s/%s/model.safetensors", env->out_dir, name);
+    snprintf(path, cap, "%s/%s/%s.safetensors", env->out_dir, name, name);
 }
 
 nic_status nic_mnist_rnn_run(nic_context *ctx, const nic_mnist_env *env,

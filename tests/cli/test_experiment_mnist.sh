@@ -43,11 +43,11 @@ for f in report.md summary.txt rate_ssim.svg rate_ssim.png \
          cnn_input_vs_output.png cnn_levels.png cnn/epochs.csv cnn/rate.csv \
          cnn/test_set.nic cnn/model.safetensors cnn/records/00000.nicm cnn/records/00255.nicm \
          rnn_loss.png rnn_accuracy.png rnn_input_vs_output.png rnn_levels.png rnn/epochs.csv \
-         rnn/rate.csv rnn/model.safetensors rnn/records/00000.nicr rnn/records/00255.nicr \
+         rnn/rate.csv rnn/rnn.safetensors rnn/records/00000.nicr rnn/records/00255.nicr \
          rnn-cnn_input_vs_output.png rnn-cnn_levels.png rnn-cnn/rate.csv \
          rnn-cnn/records/00000.nicm rnn-cnn/test_set.nic \
          rnn+cnn_loss.png rnn+cnn_input_vs_output.png rnn+cnn/epochs.csv rnn+cnn/rate.csv \
-         rnn+cnn/model.safetensors rnn+cnn/records/00000.nicr rnn+cnn/records/00255.nicr; do
+         rnn+cnn/rnn+cnn.safetensors rnn+cnn/records/00000.nicr rnn+cnn/records/00255.nicr; do
     checks=$((checks + 1))
     [ -s "$OUT/$f" ] || fail "missing or empty: $f"
 done
@@ -143,6 +143,13 @@ check "rnn+cnn: 4 epochs" "$(value arm_rnn+cnn_epochs) == 4"
 checks=$((checks + 1))
 awk -F, 'NR > 1 && !($2 >= 0 && $2 <= 1.5 && $3 >= 0 && $3 <= 1.5) { bad = 1 } END { exit bad }' \
     "$OUT/rnn+cnn/epochs.csv" || fail "rnn+cnn/epochs.csv: bits per code out of range"
+# The trained models are nic model files: a digit through nic encode/decode with them
+for m in rnn rnn+cnn; do
+    expect 0 env NIC_MODEL_DIR="$OUT/$m" "$NIC" encode --model "$m" --layers 2 \
+        "$OUT/cnn_levels.png" "$T/$m.nic"
+    expect 0 env NIC_MODEL_DIR="$OUT/$m" "$NIC" decode "$T/$m.nic" "$T/$m.png"
+done
+expect 0 "$NIC" info "$T/rnn+cnn.nic"; has "$T/out" "model           id 3"
 # the cascade: the CNN's 8 levels on the RNN's pictures, CNN records on disk
 check "rnn-cnn: 8 levels" "$(value arm_rnn-cnn_points) == 8 && $(value arm_rnn-cnn_epochs) == 0"
 SUM=$(cat "$OUT"/rnn-cnn/records/*.nicm | wc -c)
