@@ -56,7 +56,7 @@ void nic_mnist_experiment_options_init(nic_mnist_experiment_options *o)
      * steps the time budget allows (docs/EXPERIMENTS.md). */
     nic_rnn_config_default(&o->rnn);
     o->rnn_batch = 8;
-    o->rnn_lr = 3e-4;
+    o->rnn_lr = 4e-3;
     o->ctx_epochs = 4;
     o->ctx_lr = 3e-3;
 }

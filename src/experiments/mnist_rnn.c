@@ -505,7 +505,7 @@ nic_status nic_mnist_rnn_run(nic_context *ctx, const nic_mnist_env *env,
              "One model, one progressive file per digit: rate point k is its first k layers "
              "(iterations), %d bytes of raw codes each.",
              layer_bytes);
-    snprintf(out->loss_label, sizeof(out->loss_label), "mean |residual| (pixels on [0, 1])");
+    snprintf(out->loss_label, sizeof(out->loss_label), "mean |residual|");
     out->no_archive = 1;
     if (st == NIC_OK)
         st = train(ctx, env, &t, out, &rng);
