@@ -420,8 +420,36 @@ static nic_status code_test_set(nic_context *ctx, const nic_mnist_env *env, nic_
 
 /* ---------------------------------------------------------------- the arms */
 
+/* OUT/NAME/NAME.safetensors: the name nic looks for, so that
+ * NIC_MODEL_DIR=OUT/NAME nic encode --model NAME uses the trained model. */
+static void model_path(const nic_mnist_env *env, const char *name, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s/%s.safetensors", env->out_dir, name, name);
+}
+
+/* Copies src's parameters into dst, which has the same layout except
+ * (possibly) fewer bits per block: the binarizer keeps its first bits
+ * (B-Conv's first output channels) and D-Conv reads only those. */
+static void copy_fewer_bits(const nic_rnn_model *src, nic_rnn_model *dst)
+{
+    const int bits = dst->cfg.bits, from = src->cfg.bits;
+    for (int i = 0; i < dst->params.count; i++) {
+        const nn_param *d = &dst->params.items[i];
+        int k = nn_params_find(&src->params, d->name);
+        float *to = nn_param_data(&dst->params, i);
+        const float *fr = nn_param_data(&src->params, k);
+        if (i == dst->d_conv_w) { /* [d_conv][bits]: the first bits inputs of each row */
+            for (int64_t o = 0; o < d->shape[0]; o++)
+                memcpy(to + o * bits, fr + o * from, (size_t)bits * sizeof(float));
+        } else { /* the same shape, or B-Conv's first output channels: a prefix */
+            memcpy(to, fr, d->count * sizeof(float));
+        }
+    }
+}
+
 /* The starting weights: o->rnn_init, or the installed rnn model, or (with
- * "none") the random ones already in m; what names describes them. */
+ * "none") the random ones already in m; what names describes them. A file
+ * with more bits per block than m gives m its first ones (copy_fewer_bits). */
 static nic_status initial_weights(nic_context *ctx, const nic_mnist_experiment_options *o,
                                   nic_rnn_model *m, char *what, size_t cap)
 {
@@ -433,19 +461,35 @@ static nic_status initial_weights(nic_context *ctx, const nic_mnist_experiment_o
         NIC_TRY(nic_codec_get_rnn(ctx, &shipped));
         path = shipped->path;
     }
-    NIC_TRY(nn_weights_load(ctx, path, &m->params));
+    nn_st_file f;
+    NIC_TRY(nn_st_read_file(ctx, path, &f));
+    nic_rnn_config fc = m->cfg;
+    nic_status st = nic_rnn_config_from_file(ctx, &f, path, &fc);
+    nn_st_free(&f);
+    NIC_TRY(st);
+    fc.iterations = m->cfg.iterations;
+    fc.oneshot = m->cfg.oneshot;
+    nic_rnn_config want = m->cfg;
+    want.bits = fc.bits;
+    if (memcmp(&want, &fc, sizeof(want)) != 0 || fc.bits < m->cfg.bits)
+        return NIC_FAIL(ctx, NIC_ERR_MISMATCH,
+                        "%s: not the layout of --rnn-widths (its widths: %d,%d,%d,%d,%d,%d,%d,%d,"
+                        "%d,%d; the bits per block may only be more)",
+                        path, fc.e_conv, fc.enc[0], fc.enc[1], fc.enc[2], fc.bits, fc.d_conv,
+                        fc.dec[0], fc.dec[1], fc.dec[2], fc.dec[3]);
+    nic_rnn_model full;
+    NIC_TRY(nic_rnn_model_create(ctx, &fc, &full));
+    st = nn_weights_load(ctx, path, &full.params);
+    if (st == NIC_OK)
+        copy_fewer_bits(&full, m);
+    nic_rnn_model_free(&full);
+    NIC_TRY(st);
     const char *base = strrchr(path, '/');
-    snprintf(what, cap, "the weights of %s%s", base ? base + 1 : path,
+    snprintf(what, cap, "the weights of %.200s%s%s", base ? base + 1 : path,
              shipped ? " (nic's shipped rnn model, trained on BSDS500 photos; models/rnn.md)"
-                     : "");
+                     : "",
+             fc.bits > m->cfg.bits ? ", keeping the first bits of its binarizer" : "");
     return NIC_OK;
-}
-
-/* OUT/NAME/NAME.safetensors: the name nic looks for, so that
- * NIC_MODEL_DIR=OUT/NAME nic encode --model NAME uses the trained model. */
-static void model_path(const nic_mnist_env *env, const char *name, char *path, size_t cap)
-{
-    snprintf(path, cap, "%s/%s/%s.safetensors", env->out_dir, name, name);
 }
 
 nic_status nic_mnist_rnn_run(nic_context *ctx, const nic_mnist_env *env,
