@@ -1,5 +1,6 @@
 /*
- * Fuzz target: decoding rnn and rnn+cnn files (partial files allowed), with a
+ * Fuzz target: decoding rnn and rnn+cnn files (partial files allowed) and,
+ * from the same bytes, rnn and rnn+cnn records (nic_rnn_record_read), with a
  * small random model of each kind written once to a temporary folder. The
  * first input byte picks the model; the rest is the file. Pictures are
  * capped at 64 K pixels so that every input decodes quickly. Property: no
@@ -119,6 +120,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((st == NIC_OK) != (img.data != NULL))
         abort();
     nic_image_free(&img);
+    /* the same bytes as a record (FORMAT.md 6.5) of a 28 x 28 digit, for both models */
+    for (int k = 0; k < 2; k++) {
+        nic_rnn_codec *c = NULL;
+        if ((k ? nic_codec_get_rnn_cnn(ctx, &c) : nic_codec_get_rnn(ctx, &c)) != NIC_OK)
+            continue;
+        nic_rnn_codes codes;
+        if (nic_rnn_record_read(ctx, c, data + 1, size - 1, 28, 28, "fuzz.rec", &codes) ==
+            NIC_OK) {
+            st = nic_rnn_decode_codes(ctx, c, &codes, 28, 28, 1, NULL, NULL, &img);
+            if (st != NIC_OK || !img.data)
+                abort();
+            nic_image_free(&img);
+            free(codes.v);
+        }
+    }
     nic_context_destroy(ctx);
     return 0;
 }

@@ -22,7 +22,10 @@ void help_experiment(FILE *out)
             "logs loss and accuracy per epoch, compresses all 10,000 test images at every\n"
             "rate level, decodes them and measures size against PNG and raw pixels, SSIM\n"
             "and PSNR. Writes plots, figures and OUT/report.md (docs/EXPERIMENTS.md).\n"
-            "The RNN models of the paper are pending (issue 7). About 30 minutes on 2 cores.\n"
+            "Then the paper's RNN model (Toderici et al.'s recurrent codec) on MNIST, its\n"
+            "cascade (the RNN's output picture coded again by the CNN) and the combined\n"
+            "rnn+cnn model (the RNN's codes through a context model). About 30 minutes on\n"
+            "2 cores.\n"
             "\n"
             "Options:\n"
             "  --quick .............. smoke test: %u of the training and %u of the test\n"
@@ -40,10 +43,32 @@ void help_experiment(FILE *out)
             "  --levels <int> ....... rate levels of the model (default=%d)\n"
             "  --lambda MIN,MAX ..... lambda of the lowest and highest level (default=%g,%g)\n"
             "  --mse-weight <float> . weight of the MSE beside 1 - SSIM (default=%g)\n"
+            "RNN arms:\n"
+            "  --rnn-init <file> .... starting weights of the RNN (default: the installed\n"
+            "                         rnn model, trained on photos; 'none': random)\n"
+            "  --rnn-epochs <int> ... RNN training epochs (default=%d, quick: 2)\n"
+            "  --rnn-images <int> ... training images drawn at random per RNN epoch\n"
+            "                         (default=%u, quick: 256)\n"
+            "  --rnn-eval-images <int> test images of the per-epoch evaluation\n"
+            "                         (default=%u, quick: 256)\n"
+            "  --rnn-batch <int> .... images per RNN step (default=%d)\n"
+            "  --rnn-lr <float> ..... RNN peak learning rate (default=%g)\n"
+            "  --rnn-iterations <int> iterations = layers = rate points (default=%d)\n"
+            "  --rnn-widths E,E1,E2,E3,BITS,D,D1,D2,D3,D4  channels of E-Conv, E-RNN1..3,\n"
+            "                         the bits per 16x16 block, D-Conv, D-RNN1..4\n"
+            "                         (default=%d,%d,%d,%d,%d,%d,%d,%d,%d,%d)\n"
+            "  --ctx-images <int> ... rnn+cnn: training digits whose codes fit the context\n"
+            "                         model (default=%u, quick: 256)\n"
+            "  --ctx-epochs <int> ... rnn+cnn: context model epochs (default=%d)\n"
+            "  --ctx-lr <float> ..... rnn+cnn: context model learning rate (default=%g)\n"
             "  -h, --help ........... this help\n",
             1024u, 256u, d.out_dir, d.data_dir, d.batch, d.lr, (unsigned long long)d.seed,
             d.model.c1, d.model.c2, d.model.latent, d.model.levels, d.model.lambda_min,
-            d.model.lambda_max, d.model.mse_weight);
+            d.model.lambda_max, d.model.mse_weight, NIC_MNIST_RNN_EPOCHS,
+            NIC_MNIST_RNN_EPOCH_IMAGES, NIC_MNIST_RNN_EVAL_IMAGES, d.rnn_batch, d.rnn_lr,
+            d.rnn.iterations, d.rnn.e_conv, d.rnn.enc[0], d.rnn.enc[1], d.rnn.enc[2], d.rnn.bits,
+            d.rnn.d_conv, d.rnn.dec[0], d.rnn.dec[1], d.rnn.dec[2], d.rnn.dec[3],
+            NIC_MNIST_RNN_CTX_IMAGES, d.ctx_epochs, d.ctx_lr);
 }
 
 static void print_progress(void *user, const char *line)
@@ -81,6 +106,13 @@ int cmd_experiment(int argc, char **argv)
             i++;
             continue;
         }
+        if (strcmp(a, "--rnn-init") == 0) {
+            if (!v)
+                return cli_usage_error("experiment", "%s needs a model file", a);
+            o.rnn_init = v;
+            i++;
+            continue;
+        }
 #define INT_OPT(flag, lo, hi, target)                                                    \
     if (strcmp(a, flag) == 0) {                                                          \
         if (!cli_parse_int(v, lo, hi, &n))                                               \
@@ -96,14 +128,38 @@ int cmd_experiment(int argc, char **argv)
         INT_OPT("--train-limit", 1, 100000000, o.train_limit = (uint32_t)n)
         INT_OPT("--test-limit", 1, 100000000, o.test_limit = (uint32_t)n)
         INT_OPT("--levels", 1, NIC_MNIST_MAX_LEVELS, o.model.levels = (int)n)
+        INT_OPT("--rnn-epochs", 1, 10000, o.rnn_epochs = (int)n)
+        INT_OPT("--rnn-images", 1, 100000000, o.rnn_epoch_images = (uint32_t)n)
+        INT_OPT("--rnn-eval-images", 1, 100000000, o.rnn_eval_images = (uint32_t)n)
+        INT_OPT("--rnn-batch", 1, 4096, o.rnn_batch = (int)n)
+        INT_OPT("--rnn-iterations", 1, NIC_RNN_MAX_ITERATIONS, o.rnn.iterations = (int)n)
+        INT_OPT("--ctx-images", 1, 100000000, o.ctx_images = (uint32_t)n)
+        INT_OPT("--ctx-epochs", 1, 10000, o.ctx_epochs = (int)n)
 #undef INT_OPT
-        if (strcmp(a, "--lr") == 0 || strcmp(a, "--mse-weight") == 0) {
-            if (!cli_parse_double(v, 0.0, 1e6, &x))
-                return cli_usage_error("experiment", "%s needs a number", a);
-            if (a[2] == 'l')
+        if (strcmp(a, "--lr") == 0 || strcmp(a, "--mse-weight") == 0 ||
+            strcmp(a, "--rnn-lr") == 0 || strcmp(a, "--ctx-lr") == 0) {
+            if (!cli_parse_double(v, 0.0, 1e6, &x) ||
+                (strcmp(a, "--mse-weight") != 0 && !(x > 0)))
+                return cli_usage_error("experiment", "%s needs a number%s", a,
+                                       strcmp(a, "--mse-weight") != 0 ? " > 0" : "");
+            if (strcmp(a, "--lr") == 0)
                 o.lr = x;
+            else if (strcmp(a, "--rnn-lr") == 0)
+                o.rnn_lr = x;
+            else if (strcmp(a, "--ctx-lr") == 0)
+                o.ctx_lr = x;
             else
                 o.model.mse_weight = (float)x;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--rnn-widths") == 0) {
+            nic_rnn_config *r = &o.rnn;
+            if (!v || sscanf(v, "%d,%d,%d,%d,%d,%d,%d,%d,%d,%d", &r->e_conv, &r->enc[0],
+                             &r->enc[1], &r->enc[2], &r->bits, &r->d_conv, &r->dec[0], &r->dec[1],
+                             &r->dec[2], &r->dec[3]) != 10)
+                return cli_usage_error("experiment", "--rnn-widths needs E,E1,E2,E3,BITS,D,D1,D2,"
+                                                     "D3,D4 (e.g. 8,16,32,32,8,32,32,32,16,16)");
             i++;
             continue;
         }
@@ -131,6 +187,15 @@ int cmd_experiment(int argc, char **argv)
     }
     if (!(o.lr > 0))
         return cli_usage_error("experiment", "--lr must be > 0");
+    nic_context *check = cli_context_create();
+    if (!check)
+        return NIC_EXIT_INTERNAL;
+    if (nic_rnn_config_check(check, &o.rnn) != NIC_OK) {
+        int code = cli_usage_error("experiment", "%s", nic_context_error(check));
+        nic_context_destroy(check);
+        return code;
+    }
+    nic_context_destroy(check);
     o.progress = print_progress;
     nic_context *ctx = cli_context_create();
     if (!ctx)

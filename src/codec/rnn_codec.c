@@ -184,25 +184,25 @@ size_t nic_rnn_layer_bytes(const nic_rnn_codec *c, uint32_t width, uint32_t heig
     return (positions * (size_t)c->model.cfg.bits + 7) / 8;
 }
 
-/* bits [B][h16][w16] in {-1, +1} -> bytes: positions in raster order, the B
+/* codes [B][h16][w16] in {-1, +1} -> bytes: positions in raster order, the B
  * bits of a position in channel order, most significant bit first. */
-static void pack_bits(const float *bits, int B, size_t plane, uint8_t *out, size_t nbytes)
+static void pack_bits(const int8_t *codes, int B, size_t plane, uint8_t *out, size_t nbytes)
 {
     memset(out, 0, nbytes);
     for (size_t pos = 0; pos < plane; pos++)
         for (int ch = 0; ch < B; ch++)
-            if (bits[(size_t)ch * plane + pos] > 0) {
+            if (codes[(size_t)ch * plane + pos] > 0) {
                 size_t k = pos * B + ch;
                 out[k >> 3] |= (uint8_t)(0x80u >> (k & 7));
             }
 }
 
-static void unpack_bits(const uint8_t *in, int B, size_t plane, float *bits)
+static void unpack_bits(const uint8_t *in, int B, size_t plane, int8_t *codes)
 {
     for (size_t pos = 0; pos < plane; pos++)
         for (int ch = 0; ch < B; ch++) {
             size_t k = pos * B + ch;
-            bits[(size_t)ch * plane + pos] = (in[k >> 3] >> (7 - (k & 7))) & 1 ? 1.0f : -1.0f;
+            codes[(size_t)ch * plane + pos] = (in[k >> 3] >> (7 - (k & 7))) & 1 ? 1 : -1;
         }
 }
 
@@ -235,21 +235,39 @@ static nic_status file_size(nic_context *ctx, const nic_container *f, size_t *si
     return NIC_OK;
 }
 
-/* Iteration t's codes -> its stream with the context model and the binary coder:
- * positions in raster order, channels in order (the raw layout's order). */
+void nic_rnn_ctx_put_layer(const nic_rnn_ctx_model *m, const nic_rnn_codes *codes, int t,
+                           nic_binary_encoder *enc)
+{
+    const int8_t *cur = nic_rnn_codes_at(codes, t);
+    for (int y = 0; y < codes->h; y++)
+        for (int x = 0; x < codes->w; x++)
+            for (int ch = 0; ch < codes->bits; ch++) {
+                const uint32_t p1 = nic_rnn_ctx_p1(m, codes, t, ch, y, x);
+                nic_binary_encode(enc, cur[((size_t)ch * codes->h + y) * codes->w + x] > 0, p1);
+            }
+}
+
+void nic_rnn_ctx_get_layer(const nic_rnn_ctx_model *m, nic_binary_decoder *dec,
+                           nic_rnn_codes *codes, int t)
+{
+    int8_t *cur = nic_rnn_codes_at(codes, t);
+    for (int y = 0; y < codes->h; y++)
+        for (int x = 0; x < codes->w; x++)
+            for (int ch = 0; ch < codes->bits; ch++) {
+                const uint32_t p1 = nic_rnn_ctx_p1(m, codes, t, ch, y, x);
+                cur[((size_t)ch * codes->h + y) * codes->w + x] =
+                    nic_binary_decode(dec, p1) ? 1 : -1;
+            }
+}
+
+/* Iteration t's codes -> its own stream (the .nic file's layer). */
 static nic_status ctx_encode_layer(nic_context *ctx, const nic_rnn_codec *c,
                                    const nic_rnn_codes *codes, int t, uint8_t **out,
                                    size_t *size)
 {
     nic_binary_encoder enc;
     nic_binary_encoder_init(&enc);
-    const int8_t *cur = nic_rnn_codes_at(codes, t);
-    for (int y = 0; y < codes->h; y++)
-        for (int x = 0; x < codes->w; x++)
-            for (int ch = 0; ch < codes->bits; ch++) {
-                const uint32_t p1 = nic_rnn_ctx_p1(&c->ctx_model, codes, t, ch, y, x);
-                nic_binary_encode(&enc, cur[((size_t)ch * codes->h + y) * codes->w + x] > 0, p1);
-            }
+    nic_rnn_ctx_put_layer(&c->ctx_model, codes, t, &enc);
     nic_status st = nic_binary_encoder_finish(ctx, &enc, out, size);
     nic_binary_encoder_free(&enc);
     return st;
@@ -260,14 +278,7 @@ static void ctx_decode_layer(const nic_rnn_codec *c, const uint8_t *data, size_t
 {
     nic_binary_decoder dec;
     nic_binary_decoder_init(&dec, data, size);
-    int8_t *cur = nic_rnn_codes_at(codes, t);
-    for (int y = 0; y < codes->h; y++)
-        for (int x = 0; x < codes->w; x++)
-            for (int ch = 0; ch < codes->bits; ch++) {
-                const uint32_t p1 = nic_rnn_ctx_p1(&c->ctx_model, codes, t, ch, y, x);
-                cur[((size_t)ch * codes->h + y) * codes->w + x] =
-                    nic_binary_decode(&dec, p1) ? 1 : -1;
-            }
+    nic_rnn_ctx_get_layer(&c->ctx_model, &dec, codes, t);
 }
 
 int nic_rnn_model_id(const nic_rnn_codec *c)
@@ -358,7 +369,7 @@ nic_status nic_rnn_encode_codes(nic_context *ctx, nic_rnn_codec *c, const nic_im
         int8_t *cv = nic_rnn_codes_at(&codes, t);
         for (size_t i = 0; i < plane16 * cfg->bits; i++)
             cv[i] = bits[i] > 0 ? 1 : -1;
-        pack_bits(bits, cfg->bits, plane16, raw + (size_t)t * lb, lb);
+        pack_bits(cv, cfg->bits, plane16, raw + (size_t)t * lb, lb);
         if (c->has_ctx) {
             st = ctx_encode_layer(ctx, c, &codes, t, &coded[t], &sizes[t]);
             data[t] = coded[t];
@@ -477,22 +488,48 @@ nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_c
         info->bytes_missing = file->truncated && file->file_size > size ? file->file_size - size : 0;
     }
     const int ph = pad16(file->height), pw = pad16(file->width);
+    const size_t plane16 = (size_t)(ph / 16) * (pw / 16);
+    nic_rnn_codes codes = {K, cfg->bits, ph / 16, pw / 16, NULL};
+    codes.v = malloc((size_t)K * cfg->bits * plane16);
+    if (!codes.v)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "%s: out of memory for %ux%u", name, file->width,
+                        file->height);
+    /* the codes: raw bits, or (rnn+cnn) the integer context model and the arithmetic decoder */
+    for (int t = 0; t < K; t++) {
+        if (c->has_ctx)
+            ctx_decode_layer(c, file->streams[t].data, file->streams[t].size, &codes, t);
+        else
+            unpack_bits(file->streams[t].data, cfg->bits, plane16, nic_rnn_codes_at(&codes, t));
+    }
+    nic_status st = nic_rnn_decode_codes(ctx, c, &codes, file->width, file->height,
+                                         file->channels, fn, user, out);
+    free(codes.v);
+    return st;
+}
+
+nic_status nic_rnn_decode_codes(nic_context *ctx, nic_rnn_codec *c, const nic_rnn_codes *codes,
+                                uint32_t width, uint32_t height, uint32_t channels,
+                                nic_rnn_layer_fn fn, void *user, nic_image *out)
+{
+    const nic_rnn_config *cfg = &c->model.cfg;
+    memset(out, 0, sizeof(*out));
+    const int ph = pad16(height), pw = pad16(width), K = codes->iterations;
+    if (codes->bits != cfg->bits || codes->h != ph / 16 || codes->w != pw / 16 || K < 1 ||
+        K > NIC_RNN_MAX_ITERATIONS)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                        "rnn: %d layers of %d x %d x %d codes for a %ux%u picture (1..%d layers "
+                        "of %d bits per 16x16 block)",
+                        K, codes->bits, codes->h, codes->w, width, height, NIC_RNN_MAX_ITERATIONS,
+                        cfg->bits);
     const size_t n = (size_t)3 * ph * pw, plane16 = (size_t)(ph / 16) * (pw / 16);
     float *acc = nn_alloc(n * sizeof(float)), *o = nn_alloc(n * sizeof(float));
     float *bits = nn_alloc(plane16 * cfg->bits * sizeof(float));
     nic_rnn_net *net = NULL;
     nic_status st = NIC_OK;
-    nic_rnn_codes codes = {K, cfg->bits, ph / 16, pw / 16, NULL};
-    if (c->has_ctx)
-        codes.v = malloc((size_t)K * cfg->bits * plane16);
-    if (!acc || !o || !bits || (c->has_ctx && !codes.v)) {
-        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "%s: out of memory for %ux%u", name, file->width,
-                      file->height);
+    if (!acc || !o || !bits) {
+        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "rnn: out of memory for %ux%u", width, height);
         goto done;
     }
-    /* rnn+cnn: the codes first (integer context model, arithmetic decoder) */
-    for (int t = 0; t < K && c->has_ctx; t++)
-        ctx_decode_layer(c, file->streams[t].data, file->streams[t].size, &codes, t);
     /* the deterministic kernels: the same pixels for any thread count and build */
     st = nic_rnn_net_create(ctx, NULL, &c->model, 1, ph, pw, 1, 0,
                             NN_CONV_REFERENCE | NIC_RNN_NET_DECODER_ONLY, &net);
@@ -501,15 +538,11 @@ nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_c
     nic_rnn_net_reset(net);
     for (size_t i = 0; i < n; i++)
         acc[i] = 0.5f;
-    st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
+    st = nic_image_alloc(ctx, out, width, height, channels);
     for (int t = 0; t < K && st == NIC_OK; t++) {
-        if (c->has_ctx) {
-            const int8_t *cv = nic_rnn_codes_at(&codes, t);
-            for (size_t i = 0; i < plane16 * cfg->bits; i++)
-                bits[i] = cv[i];
-        } else {
-            unpack_bits(file->streams[t].data, cfg->bits, plane16, bits);
-        }
+        const int8_t *cv = nic_rnn_codes_at(codes, t);
+        for (size_t i = 0; i < plane16 * cfg->bits; i++)
+            bits[i] = cv[i];
         st = nic_rnn_net_decode(ctx, net, bits, o);
         for (size_t i = 0; st == NIC_OK && i < n; i++)
             acc[i] = (cfg->oneshot ? 0.5f : acc[i]) + o[i];
@@ -523,8 +556,100 @@ done:
     nn_free(acc);
     nn_free(o);
     nn_free(bits);
-    free(codes.v);
     if (st != NIC_OK)
         nic_image_free(out);
     return st;
+}
+
+/* ---------------------------------------------------------------- records */
+
+nic_status nic_rnn_record_write(nic_context *ctx, const nic_rnn_codec *c,
+                                const nic_rnn_codes *codes, int layers, uint8_t **out,
+                                size_t *size)
+{
+    *out = NULL;
+    *size = 0;
+    if (layers < 1 || layers > codes->iterations || layers > c->model.cfg.iterations ||
+        codes->bits != c->model.cfg.bits)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                        "rnn record: %d layers of %d codes (have %d layers; the model codes "
+                        "1..%d of %d bits)",
+                        layers, codes->bits, codes->iterations, c->model.cfg.iterations,
+                        c->model.cfg.bits);
+    const size_t plane = (size_t)codes->h * codes->w;
+    if (!c->has_ctx) {
+        const size_t lb = (plane * (size_t)codes->bits + 7) / 8;
+        uint8_t *buf = malloc((size_t)layers * lb);
+        if (!buf)
+            return NIC_FAIL(ctx, NIC_ERR_NOMEM, "rnn record: out of memory");
+        for (int t = 0; t < layers; t++)
+            pack_bits(nic_rnn_codes_at(codes, t), codes->bits, plane, buf + (size_t)t * lb, lb);
+        *out = buf;
+        *size = (size_t)layers * lb;
+        return NIC_OK;
+    }
+    nic_binary_encoder enc;
+    nic_binary_encoder_init(&enc);
+    for (int t = 0; t < layers; t++)
+        nic_rnn_ctx_put_layer(&c->ctx_model, codes, t, &enc);
+    uint8_t *stream = NULL;
+    size_t n = 0;
+    nic_status st = nic_binary_encoder_finish(ctx, &enc, &stream, &n);
+    nic_binary_encoder_free(&enc);
+    NIC_TRY(st);
+    uint8_t *buf = malloc(n + 1);
+    if (!buf) {
+        free(stream);
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "rnn+cnn record: out of memory");
+    }
+    buf[0] = (uint8_t)layers;
+    if (n)
+        memcpy(buf + 1, stream, n);
+    free(stream);
+    *out = buf;
+    *size = n + 1;
+    return NIC_OK;
+}
+
+nic_status nic_rnn_record_read(nic_context *ctx, const nic_rnn_codec *c, const uint8_t *data,
+                               size_t size, uint32_t width, uint32_t height, const char *name,
+                               nic_rnn_codes *codes)
+{
+    memset(codes, 0, sizeof(*codes));
+    const int B = c->model.cfg.bits, T = c->model.cfg.iterations;
+    const int h16 = pad16(height) / 16, w16 = pad16(width) / 16;
+    const size_t plane = (size_t)h16 * w16;
+    const size_t lb = (plane * (size_t)B + 7) / 8;
+    int layers;
+    if (!c->has_ctx) {
+        if (size == 0 || size % lb != 0 || size / lb > (size_t)T)
+            return NIC_FAIL(ctx, NIC_ERR_FORMAT,
+                            "%s: %zu bytes; an rnn record of a %ux%u picture is 1..%d layers of "
+                            "%zu bytes",
+                            name, size, width, height, T, lb);
+        layers = (int)(size / lb);
+    } else {
+        if (size < 1 || data[0] < 1 || data[0] > T)
+            return NIC_FAIL(ctx, NIC_ERR_FORMAT,
+                            "%s: an rnn+cnn record starts with its layer count, 1..%d (found %s%d)",
+                            name, T, size < 1 ? "an empty file, " : "", size < 1 ? 0 : data[0]);
+        layers = data[0];
+    }
+    codes->iterations = layers;
+    codes->bits = B;
+    codes->h = h16;
+    codes->w = w16;
+    codes->v = malloc((size_t)layers * B * plane);
+    if (!codes->v)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "%s: out of memory", name);
+    if (!c->has_ctx) {
+        for (int t = 0; t < layers; t++)
+            unpack_bits(data + (size_t)t * lb, B, plane, nic_rnn_codes_at(codes, t));
+        return NIC_OK;
+    }
+    nic_binary_decoder dec;
+    nic_binary_decoder_init(&dec, data + 1, size - 1);
+    for (int t = 0; t < layers; t++)
+        nic_rnn_ctx_get_layer(&c->ctx_model, &dec, codes, t);
+    return NIC_OK;
 }

@@ -17,6 +17,7 @@
 #ifndef NIC_CODEC_RNN_CODEC_H
 #define NIC_CODEC_RNN_CODEC_H
 
+#include "entropy/binary.h"
 #include "models/rnn.h"
 #include "models/rnn_ctx.h"
 #include "nn/conv.h"
@@ -91,6 +92,35 @@ nic_status nic_rnn_decode_layers(nic_context *ctx, nic_rnn_codec *c, const nic_c
                                  const uint8_t *data, size_t size, const char *name,
                                  int max_layers, nic_rnn_layer_fn fn, void *user, nic_image *out,
                                  nic_rnn_decode_info *info);
+
+/* The same from codes already read (codes->iterations layers, [bits][h16][w16]
+ * each, h16 x w16 the 16x16 blocks of the padded picture): the decoder network
+ * alone, the same pixels as from a file with these codes. */
+nic_status nic_rnn_decode_codes(nic_context *ctx, nic_rnn_codec *c, const nic_rnn_codes *codes,
+                                uint32_t width, uint32_t height, uint32_t channels,
+                                nic_rnn_layer_fn fn, void *user, nic_image *out);
+
+/* rnn+cnn: layer t of codes through the binary coder, every code with its
+ * probability from the context model (FORMAT.md 6.4 order); a layer's stream
+ * is one put_layer, a record's stream several in a row. get_layer needs the
+ * layers before t in codes already. */
+void nic_rnn_ctx_put_layer(const nic_rnn_ctx_model *m, const nic_rnn_codes *codes, int t,
+                           nic_binary_encoder *enc);
+void nic_rnn_ctx_get_layer(const nic_rnn_ctx_model *m, nic_binary_decoder *dec,
+                           nic_rnn_codes *codes, int t);
+
+/* Records (FORMAT.md 6.5): the first `layers` layers of one picture with no
+ * container, for two sides that agree on the model and the picture size
+ * beforehand (the MNIST experiment). rnn: the raw layers of 6.3 back to back
+ * (the length gives the layer count); rnn+cnn: one byte, the layer count,
+ * then ONE binary stream coding all the layers in order (one stream end
+ * instead of one per layer). The reader allocates codes->v (free()). */
+nic_status nic_rnn_record_write(nic_context *ctx, const nic_rnn_codec *c,
+                                const nic_rnn_codes *codes, int layers, uint8_t **out,
+                                size_t *size);
+nic_status nic_rnn_record_read(nic_context *ctx, const nic_rnn_codec *c, const uint8_t *data,
+                               size_t size, uint32_t width, uint32_t height, const char *name,
+                               nic_rnn_codes *codes);
 
 /* The context's rnn codec (rnn.safetensors) or rnn+cnn codec
  * (rnn+cnn.safetensors), loaded on first use from the model search path. */

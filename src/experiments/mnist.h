@@ -7,9 +7,9 @@
  * The experiment is a list of "arms", one per model of the paper. Each arm
  * trains, logs its epochs and compresses the test set at one or more rates;
  * the driver measures the baselines (PNG, raw pixels), writes the plots and
- * the report. The deep CNN autoencoder arm is implemented; the RNN arms
- * (the RNN model, the paper's RNN -> CNN cascade and the combined rnn+cnn
- * model) wait for the RNN model of issue 7 and are reported as pending.
+ * the report. Arms: the deep CNN autoencoder, the RNN model (issue 7), the
+ * paper's cascade (the RNN's output pictures coded again by the CNN) and the
+ * combined rnn+cnn model (the RNN's codes through a context model).
  *
  * The library prints nothing: progress lines go to the caller's callback.
  */
@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "models/mnist_ae.h"
+#include "models/rnn.h"
 
 typedef void (*nic_progress_fn)(void *user, const char *line);
 
@@ -35,10 +36,29 @@ typedef struct nic_mnist_experiment_options {
     double target_ssim;     /* the issue's bar: mean SSIM >= 0.90 */
     double target_reduction; /* and >= 90 % smaller than PNG */
     nic_mnist_ae_config model;
+    /* The RNN arms (rnn, rnn-cnn, rnn+cnn). Zeros: the mode's defaults. */
+    nic_rnn_config rnn;          /* widths, bits per 16x16 block, iterations = rate points */
+    const char *rnn_init;        /* start from these rnn weights; NULL: the installed rnn
+                                  * model (nic_codec_get_rnn); "none": random weights */
+    int rnn_epochs;
+    uint32_t rnn_epoch_images;   /* training images drawn at random for each RNN epoch */
+    uint32_t rnn_eval_images;    /* test images of the per-epoch evaluation */
+    int rnn_batch;
+    double rnn_lr;
+    uint32_t ctx_images;         /* rnn+cnn: training images whose codes fit the context model */
+    int ctx_epochs;
+    double ctx_lr;
     unsigned conv_flags;    /* nn/conv.h flags (tests: NN_CONV_REFERENCE) */
     nic_progress_fn progress;
     void *progress_user;
 } nic_mnist_experiment_options;
+
+/* The RNN arms' defaults for the full run (quick: 2 epochs of 256 images,
+ * 256 for the context model). */
+#define NIC_MNIST_RNN_EPOCHS 4
+#define NIC_MNIST_RNN_EPOCH_IMAGES 3072u
+#define NIC_MNIST_RNN_EVAL_IMAGES 1000u
+#define NIC_MNIST_RNN_CTX_IMAGES 5000u
 
 /* Defaults of the full experiment (quick = 0). */
 void nic_mnist_experiment_options_init(nic_mnist_experiment_options *o);

@@ -22,13 +22,6 @@
 
 #define LADDER_IMAGES 10
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void to_float(const uint8_t *px, size_t n, float *x)
 {
     for (size_t i = 0; i < n; i++)
@@ -120,7 +113,7 @@ static nic_status train(nic_context *ctx, const nic_mnist_env *env, cnn_state *s
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "mnist experiment: out of memory");
     for (uint32_t i = 0; i < train->count; i++)
         s->perm[i] = i;
-    const double t0 = now_seconds();
+    const double t0 = nic_mnist_now();
     for (int e = 0; e < o->epochs; e++) {
         for (uint32_t i = train->count - 1; i > 0; i--) {
             uint32_t j = (uint32_t)nn_rng_below(rng, (uint64_t)i + 1);
@@ -152,7 +145,7 @@ static nic_status train(nic_context *ctx, const nic_mnist_env *env, cnn_state *s
         ep->train_loss = loss / steps_per_epoch;
         ep->train_accuracy = acc / steps_per_epoch;
         NIC_TRY(evaluate(ctx, s->tr, env->test, L, s->x, s->level, s->per, ep));
-        ep->seconds = now_seconds() - t0;
+        ep->seconds = nic_mnist_now() - t0;
         out->epoch_count = e + 1;
         nic_mnist_progress(env,
                            "cnn epoch %d/%d: train loss %.2f, accuracy %.4f | test loss %.2f, "
@@ -160,7 +153,7 @@ static nic_status train(nic_context *ctx, const nic_mnist_env *env, cnn_state *s
                            e + 1, o->epochs, ep->train_loss, ep->train_accuracy, ep->test_loss,
                            ep->test_accuracy, ep->test_bits, ep->test_ssim, ep->seconds);
     }
-    out->train_seconds = now_seconds() - t0;
+    out->train_seconds = nic_mnist_now() - t0;
     return NIC_OK;
 }
 
@@ -199,14 +192,15 @@ static nic_status synthesize_all(nic_context *ctx, cnn_state *s, int level, uint
     return st;
 }
 
-static nic_status analyze_all(nic_context *ctx, cnn_state *s, const nic_mnist *test, int level,
-                              int32_t *syms)
+/* Codes n pictures (8-bit, 28 x 28 each) at one level into symbols. */
+static nic_status analyze_all(nic_context *ctx, cnn_state *s, const uint8_t *pictures,
+                              uint32_t n, int level, int32_t *syms)
 {
     const int B = nic_mnist_ae_trainer_batch(s->tr);
     const int count = s->codec.count;
-    for (uint32_t start = 0; start < test->count; start += (uint32_t)B) {
-        int valid = (int)(test->count - start < (uint32_t)B ? test->count - start : (uint32_t)B);
-        to_float(test->pixels + (size_t)start * NIC_MNIST_PIXELS, (size_t)valid * NIC_MNIST_PIXELS,
+    for (uint32_t start = 0; start < n; start += (uint32_t)B) {
+        int valid = (int)(n - start < (uint32_t)B ? n - start : (uint32_t)B);
+        to_float(pictures + (size_t)start * NIC_MNIST_PIXELS, (size_t)valid * NIC_MNIST_PIXELS,
                  s->x);
         memset(s->x + (size_t)valid * NIC_MNIST_PIXELS, 0,
                (size_t)(B - valid) * NIC_MNIST_PIXELS * sizeof(float));
@@ -216,31 +210,6 @@ static nic_status analyze_all(nic_context *ctx, cnn_state *s, const nic_mnist *t
             nic_mnist_codec_quantize(&s->codec, level, y + (size_t)b * count,
                                      syms + (size_t)(start + b) * count);
     }
-    return NIC_OK;
-}
-
-/* Mean SSIM, PSNR (per image, capped at 99 dB) and binarized accuracy. */
-static nic_status measure(nic_context *ctx, const nic_mnist *test, const uint8_t *rec,
-                          nic_mnist_rate_point *pt)
-{
-    double ssim = 0, psnr = 0, acc = 0;
-    for (uint32_t i = 0; i < test->count; i++) {
-        const uint8_t *a = test->pixels + (size_t)i * NIC_MNIST_PIXELS;
-        const uint8_t *b = rec + (size_t)i * NIC_MNIST_PIXELS;
-        nic_image ia = {NIC_MNIST_SIDE, NIC_MNIST_SIDE, 1, (uint8_t *)a};
-        nic_image ib = {NIC_MNIST_SIDE, NIC_MNIST_SIDE, 1, (uint8_t *)b};
-        nic_quality q;
-        NIC_TRY(nic_compare(ctx, &ia, &ib, &q));
-        ssim += q.ssim;
-        psnr += isfinite(q.psnr_rgb) && q.psnr_rgb < 99.0 ? q.psnr_rgb : 99.0;
-        int agree = 0;
-        for (int k = 0; k < NIC_MNIST_PIXELS; k++)
-            agree += (a[k] >= 128) == (b[k] >= 128);
-        acc += (double)agree / NIC_MNIST_PIXELS;
-    }
-    pt->mean_ssim = ssim / test->count;
-    pt->mean_psnr = psnr / test->count;
-    pt->accuracy = acc / test->count;
     return NIC_OK;
 }
 
@@ -329,42 +298,15 @@ static nic_status code_level(nic_context *ctx, cnn_state *s, uint32_t n, int lev
     return NIC_OK;
 }
 
-static nic_status write_file(nic_context *ctx, const char *path, const uint8_t *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return NIC_FAIL(ctx, NIC_ERR_IO, "%s: cannot create", path);
-    size_t w = size ? fwrite(data, 1, size, f) : 0;
-    int bad = fclose(f) != 0 || w != size;
-    if (bad)
-        return NIC_FAIL(ctx, NIC_ERR_IO, "%s: write failed", path);
-    return NIC_OK;
-}
-
-static nic_status read_file(nic_context *ctx, const char *path, uint8_t *buf, size_t cap,
-                            size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NIC_FAIL(ctx, NIC_ERR_IO, "%s: cannot open", path);
-    *size = fread(buf, 1, cap, f);
-    int more = fgetc(f) != EOF;
-    fclose(f);
-    if (more)
-        return NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: larger than %zu bytes", path, cap);
-    return NIC_OK;
-}
-
 /* Writes the headline level's records and archive under OUT/cnn/, reads each
  * record back from disk and checks that it decodes to the same symbols. */
 static nic_status write_headline_files(nic_context *ctx, const nic_mnist_env *env, cnn_state *s,
-                                       uint32_t n, int level, const int32_t *syms,
-                                       const level_files *files, int32_t *decoded,
-                                       nic_mnist_arm_result *out)
+                                       const char *name, uint32_t n, int level,
+                                       const int32_t *syms, const level_files *files,
+                                       int32_t *decoded, nic_mnist_arm_result *out)
 {
     char dir[4096], path[4200];
-    snprintf(dir, sizeof(dir), "%s/cnn", env->out_dir);
-    mkdir(dir, 0777);
+    NIC_TRY(nic_mnist_arm_dir(ctx, env, name, dir, sizeof(dir)));
     snprintf(path, sizeof(path), "%s/records", dir);
     mkdir(path, 0777);
     uint8_t buf[4096];
@@ -373,9 +315,9 @@ static nic_status write_headline_files(nic_context *ctx, const nic_mnist_env *en
     for (uint32_t i = 0; i < n; i++) {
         size_t size = files->offsets[i + 1] - files->offsets[i];
         snprintf(path, sizeof(path), "%s/records/%05u.nicm", dir, i);
-        NIC_TRY(write_file(ctx, path, files->records + files->offsets[i], size));
+        NIC_TRY(nic_mnist_write_file(ctx, path, files->records + files->offsets[i], size));
         size_t got = 0;
-        NIC_TRY(read_file(ctx, path, buf, sizeof(buf), &got));
+        NIC_TRY(nic_mnist_read_file(ctx, path, buf, sizeof(buf), &got));
         int lv;
         NIC_TRY(nic_mnist_record_read(ctx, &s->codec, buf, got, path, &lv,
                                       decoded + (size_t)i * count));
@@ -387,23 +329,29 @@ static nic_status write_headline_files(nic_context *ctx, const nic_mnist_env *en
     size_t arch_size;
     NIC_TRY(nic_mnist_archive_write(ctx, &s->codec, level, n, syms, &arch, &arch_size));
     snprintf(path, sizeof(path), "%s/test_set.nic", dir);
-    nic_status st = write_file(ctx, path, arch, arch_size);
+    nic_status st = nic_mnist_write_file(ctx, path, arch, arch_size);
     free(arch);
     NIC_TRY(st);
     snprintf(out->files_note, sizeof(out->files_note),
-             "`cnn/records/NNNNN.nicm` (%u files, %llu bytes read back from disk), "
-             "`cnn/test_set.nic` (the archive), `cnn/model.safetensors` (the weights)",
-             n, (unsigned long long)total);
+             "`%s/records/NNNNN.nicm` (%u files, %llu bytes read back from disk), "
+             "`%s/test_set.nic` (the archive)",
+             name, n, (unsigned long long)total, name);
     return NIC_OK;
 }
 
+/* Codes n = test count pictures (the test set, or the cascade's RNN output)
+ * at every level, decodes them and measures them against the test set; the
+ * files go to OUT/name. */
 static nic_status compress_test_set(nic_context *ctx, const nic_mnist_env *env, cnn_state *s,
+                                    const char *name, const uint8_t *pictures,
                                     nic_mnist_arm_result *out)
 {
+    snprintf(out->point_label, sizeof(out->point_label), "level");
+    out->record_header_bytes = 1;
     const nic_mnist *test = env->test;
     const uint32_t n = test->count;
     const int L = s->model.cfg.levels, count = s->codec.count;
-    const double t0 = now_seconds();
+    const double t0 = nic_mnist_now();
     int32_t *syms = malloc((size_t)n * count * sizeof(int32_t));
     int32_t *decoded = malloc((size_t)n * count * sizeof(int32_t));
     uint8_t *rec = malloc((size_t)n * NIC_MNIST_PIXELS);
@@ -419,13 +367,13 @@ static nic_status compress_test_set(nic_context *ctx, const nic_mnist_env *env, 
         nic_mnist_rate_point *pt = &out->points[l];
         pt->level = l;
         pt->lambda = nic_mnist_ae_lambda(&s->model.cfg, l);
-        st = analyze_all(ctx, s, test, l, syms);
+        st = analyze_all(ctx, s, pictures, n, l, syms);
         if (st == NIC_OK)
             st = code_level(ctx, s, n, l, syms, decoded, pt, &files[l]);
         if (st == NIC_OK)
             st = synthesize_all(ctx, s, l, n, decoded, rec);
         if (st == NIC_OK)
-            st = measure(ctx, test, rec, pt);
+            st = nic_mnist_measure(ctx, test, rec, pt);
         if (st != NIC_OK)
             break;
         pt->model_bits = model_bits(&s->model, &s->codec, l, n, syms);
@@ -433,28 +381,18 @@ static nic_status compress_test_set(nic_context *ctx, const nic_mnist_env *env, 
                (size_t)ladder * NIC_MNIST_PIXELS);
         out->point_count = l + 1;
         nic_mnist_progress(env,
-                           "cnn level %d (lambda %.0f): %.2f bytes/image (records), SSIM %.4f, "
+                           "%s level %d (lambda %.0f): %.2f bytes/image (records), SSIM %.4f, "
                            "PSNR %.2f dB, model estimate %.1f bits",
-                           l, pt->lambda, (double)pt->record_bytes / n, pt->mean_ssim,
+                           name, l, pt->lambda, (double)pt->record_bytes / n, pt->mean_ssim,
                            pt->mean_psnr, pt->model_bits);
     }
     if (st == NIC_OK) {
-        /* Headline: the smallest files that reach the target SSIM; else the best SSIM. */
-        int best = -1;
-        for (int l = 0; l < L; l++)
-            if (out->points[l].mean_ssim >= env->target_ssim &&
-                (best < 0 || out->points[l].record_bytes < out->points[best].record_bytes))
-                best = l;
-        if (best < 0) {
-            best = 0;
-            for (int l = 1; l < L; l++)
-                if (out->points[l].mean_ssim > out->points[best].mean_ssim)
-                    best = l;
-        }
+        const int best = nic_mnist_pick_headline(out->points, L, env->target_ssim);
         out->headline = best;
-        st = analyze_all(ctx, s, test, best, syms);
+        st = analyze_all(ctx, s, pictures, n, best, syms);
         if (st == NIC_OK)
-            st = write_headline_files(ctx, env, s, n, best, syms, &files[best], decoded, out);
+            st = write_headline_files(ctx, env, s, name, n, best, syms, &files[best], decoded,
+                                      out);
         if (st == NIC_OK)
             st = synthesize_all(ctx, s, best, n, decoded, rec);
         if (st == NIC_OK) {
@@ -469,8 +407,34 @@ static nic_status compress_test_set(nic_context *ctx, const nic_mnist_env *env, 
     free(syms);
     free(decoded);
     free(rec);
-    out->eval_seconds = now_seconds() - t0;
+    out->eval_seconds = nic_mnist_now() - t0;
     return st;
+}
+
+/* The model (random weights), the engine, the trainer and the buffers. */
+static nic_status state_create(nic_context *ctx, const nic_mnist_env *env, cnn_state *s,
+                               nn_rng *rng)
+{
+    const nic_mnist_experiment_options *o = env->opt;
+    memset(s, 0, sizeof(*s));
+    NIC_TRY(nic_mnist_ae_create(ctx, &o->model, &s->model));
+    s->have_model = 1;
+    nic_mnist_ae_init(&s->model, rng);
+    if (!(o->conv_flags & NN_CONV_REFERENCE))
+        NIC_TRY(nn_engine_create(ctx, &s->eng));
+    NIC_TRY(nic_mnist_ae_trainer_create(ctx, s->eng, &s->model, o->batch, o->conv_flags, &s->tr));
+    s->x = malloc((size_t)o->batch * NIC_MNIST_PIXELS * sizeof(float));
+    s->level = malloc((size_t)o->batch * sizeof(int));
+    s->per = malloc((size_t)o->batch * sizeof(nic_mnist_ae_stats));
+    s->perm = malloc((size_t)env->train->count * sizeof(uint32_t));
+    if (!s->x || !s->level || !s->per || !s->perm)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "mnist experiment: out of memory");
+    return NIC_OK;
+}
+
+static void weights_path(const nic_mnist_env *env, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/cnn/model.safetensors", env->out_dir);
 }
 
 nic_status nic_mnist_cnn_run(nic_context *ctx, const nic_mnist_env *env,
@@ -478,26 +442,9 @@ nic_status nic_mnist_cnn_run(nic_context *ctx, const nic_mnist_env *env,
 {
     const nic_mnist_experiment_options *o = env->opt;
     cnn_state s;
-    memset(&s, 0, sizeof(s));
     nn_rng rng;
     nn_rng_seed(&rng, o->seed);
-    nic_status st = nic_mnist_ae_create(ctx, &o->model, &s.model);
-    s.have_model = st == NIC_OK;
-    if (st == NIC_OK) {
-        nic_mnist_ae_init(&s.model, &rng);
-        if (!(o->conv_flags & NN_CONV_REFERENCE))
-            st = nn_engine_create(ctx, &s.eng);
-    }
-    if (st == NIC_OK)
-        st = nic_mnist_ae_trainer_create(ctx, s.eng, &s.model, o->batch, o->conv_flags, &s.tr);
-    if (st == NIC_OK) {
-        s.x = malloc((size_t)o->batch * NIC_MNIST_PIXELS * sizeof(float));
-        s.level = malloc((size_t)o->batch * sizeof(int));
-        s.per = malloc((size_t)o->batch * sizeof(nic_mnist_ae_stats));
-        s.perm = malloc((size_t)env->train->count * sizeof(uint32_t));
-        if (!s.x || !s.level || !s.per || !s.perm)
-            st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "mnist experiment: out of memory");
-    }
+    nic_status st = state_create(ctx, env, &s, &rng);
     const nic_mnist_ae_config *c = &o->model;
     snprintf(out->description, sizeof(out->description),
              "Encoder conv3x3 1->%d, ReLU, maxpool 2, conv3x3 %d->%d, ReLU, maxpool 2, conv3x3 "
@@ -508,21 +455,77 @@ nic_status nic_mnist_cnn_run(nic_context *ctx, const nic_mnist_env *env,
              c->c1, c->c1, c->c2, c->c2, c->c2, c->c2, c->latent, c->latent, c->latent, c->c2,
              c->c2, c->c2, c->c2, c->c1, c->c1, c->c1, c->c1, c->levels, c->lambda_min,
              c->lambda_max, c->mse_weight);
+    snprintf(out->loss_what, sizeof(out->loss_what),
+             "the training objective, bits + lambda (1 - SSIM + MSE) per image, with each image "
+             "at a random rate level during training and test image i at level i mod %d (so "
+             "both mix the levels alike); the test loss uses true rounding instead of training "
+             "noise",
+             c->levels);
+    snprintf(out->rate_what, sizeof(out->rate_what),
+             "One model, %d rate levels (each with its own learned quantization steps and "
+             "lambda).",
+             c->levels);
+    snprintf(out->loss_label, sizeof(out->loss_label), "bits + lambda D per image");
     if (st == NIC_OK)
         st = train(ctx, env, &s, out, &rng);
     if (st == NIC_OK) {
         char dir[4096], path[4200];
-        snprintf(dir, sizeof(dir), "%s/cnn", env->out_dir);
-        mkdir(dir, 0777);
-        snprintf(path, sizeof(path), "%s/model.safetensors", dir);
-        st = nn_weights_save(ctx, path, &s.model.params);
+        st = nic_mnist_arm_dir(ctx, env, "cnn", dir, sizeof(dir));
+        weights_path(env, path, sizeof(path));
+        if (st == NIC_OK)
+            st = nn_weights_save(ctx, path, &s.model.params);
     }
     if (st == NIC_OK) {
         st = nic_mnist_codec_create(ctx, &s.model, &s.codec);
         s.have_codec = st == NIC_OK;
     }
     if (st == NIC_OK)
-        st = compress_test_set(ctx, env, &s, out);
+        st = compress_test_set(ctx, env, &s, "cnn", env->test->pixels, out);
+    if (st == NIC_OK) {
+        size_t len = strlen(out->files_note);
+        snprintf(out->files_note + len, sizeof(out->files_note) - len,
+                 ", `cnn/model.safetensors` (the weights)");
+    }
+    state_free(&s);
+    return st;
+}
+
+nic_status nic_mnist_cascade_run(nic_context *ctx, const nic_mnist_env *env,
+                                 nic_mnist_arm_result *out)
+{
+    const nic_mnist_arm_result *rnn = nic_mnist_find_result(env, "rnn");
+    if (!rnn || !rnn->reconstruction || !nic_mnist_find_result(env, "cnn"))
+        return NIC_FAIL(ctx, NIC_ERR_INTERNAL, "mnist experiment: the cascade needs the cnn and "
+                        "rnn arms to have run first");
+    const nic_mnist_rate_point *h = &rnn->points[rnn->headline];
+    const uint32_t n = env->test->count;
+    cnn_state s;
+    nn_rng rng;
+    nn_rng_seed(&rng, env->opt->seed);
+    nic_status st = state_create(ctx, env, &s, &rng);
+    char path[4200];
+    weights_path(env, path, sizeof(path));
+    if (st == NIC_OK)
+        st = nn_weights_load(ctx, path, &s.model.params);
+    snprintf(out->description, sizeof(out->description),
+             "As the paper's Fig. 3: every test digit is coded by the RNN (%d iterations, its "
+             "headline: %.2f bytes per image, SSIM %.4f), its output picture is handed on as an "
+             "array, and the trained CNN codes that picture again; the CNN's records are what "
+             "is sent (the RNN's bits are not), and SSIM and PSNR compare the final picture "
+             "with the ORIGINAL digit. Nothing is trained for this arm: it is the two trained "
+             "models in a row.",
+             h->level, (double)h->record_bytes / n, h->mean_ssim);
+    snprintf(out->rate_what, sizeof(out->rate_what),
+             "The CNN's %d rate levels, applied to the RNN's output pictures.",
+             env->opt->model.levels);
+    if (st == NIC_OK) {
+        st = nic_mnist_codec_create(ctx, &s.model, &s.codec);
+        s.have_codec = st == NIC_OK;
+    }
+    const double t0 = nic_mnist_now();
+    if (st == NIC_OK)
+        st = compress_test_set(ctx, env, &s, "rnn-cnn", rnn->reconstruction, out);
+    out->eval_seconds = nic_mnist_now() - t0;
     state_free(&s);
     return st;
 }

@@ -43,6 +43,18 @@ static double percent_smaller(uint64_t bytes, uint64_t reference)
     return reference ? 100.0 * (1.0 - (double)bytes / (double)reference) : NAN;
 }
 
+/* The record's coded stream in bits per image (the record less its header). */
+static double coded_bits(const nic_mnist_arm_result *res, const nic_mnist_rate_point *p,
+                         uint32_t n)
+{
+    return 8.0 * ((double)p->record_bytes - (double)res->record_header_bytes * n) / n;
+}
+
+static int trained(const nic_mnist_arm_result *res)
+{
+    return res->epoch_count > 0;
+}
+
 /* ---------------------------------------------------------------- per-arm CSV */
 
 static nic_status write_csvs(nic_context *ctx, const nic_mnist_report *r, int a)
@@ -52,6 +64,8 @@ static nic_status write_csvs(nic_context *ctx, const nic_mnist_report *r, int a)
     snprintf(dir, sizeof(dir), "%s/%s", r->opt->out_dir, r->arms[a].name);
     mkdir(dir, 0777);
     nic_text t = {0};
+    if (!trained(res)) /* the cascade: no training of its own */
+        goto rate;
     put(&t, "epoch,train_loss,test_loss,train_accuracy,test_accuracy,test_bits_per_image,"
             "test_ssim,seconds\n");
     for (int e = 0; e < res->epoch_count; e++) {
@@ -61,8 +75,10 @@ static nic_status write_csvs(nic_context *ctx, const nic_mnist_report *r, int a)
             ep->seconds);
     }
     NIC_TRY(text_write(ctx, &t, dir, "epochs.csv"));
+rate:;
     const uint32_t n = r->test->count;
-    put(&t, "level,lambda,record_bytes,nic_file_bytes,archive_bytes,bytes_per_image,"
+    put(&t, "%s,lambda,", res->point_label);
+    put(&t, "record_bytes,nic_file_bytes,archive_bytes,bytes_per_image,"
             "percent_of_png,model_bits_per_image,coded_bits_per_image,mean_ssim,mean_psnr,"
             "accuracy\n");
     for (int i = 0; i < res->point_count; i++) {
@@ -71,66 +87,49 @@ static nic_status write_csvs(nic_context *ctx, const nic_mnist_report *r, int a)
             (unsigned long long)p->record_bytes, (unsigned long long)p->nic_bytes,
             (unsigned long long)p->archive_bytes, (double)p->record_bytes / n,
             100.0 * (double)p->record_bytes / (double)r->base->png_bytes, p->model_bits,
-            8.0 * (double)(p->record_bytes - n) / n, p->mean_ssim, p->mean_psnr, p->accuracy);
+            coded_bits(res, p, n), p->mean_ssim, p->mean_psnr, p->accuracy);
     }
     return text_write(ctx, &t, dir, "rate.csv");
 }
 
 /* ---------------------------------------------------------------- plots */
 
-/* Train and test loss, train and test accuracy per epoch, two series per arm. */
-static nic_status epoch_plots(nic_context *ctx, const nic_mnist_report *r)
+/* Per trained arm: NAME_loss and NAME_accuracy (.svg, .png), train and test
+ * per epoch (each arm's loss has its own unit). */
+static nic_status epoch_plots(nic_context *ctx, const nic_mnist_report *r, int a)
 {
-    enum { MAX_ARMS = NIC_PLOT_MAX_SERIES / 2 };
-    nic_plot loss, acc;
-    nic_plot_init(&loss, "Loss per epoch (bits + lambda D per image)", "epoch", "loss");
-    nic_plot_init(&acc, "Accuracy per epoch (binarized pixels)", "epoch", "accuracy");
-    loss.legend = acc.legend = NIC_PLOT_LEGEND_OUTSIDE;
-    loss.width = acc.width = 860;
-    double *cols[MAX_ARMS] = {0}; /* per arm: epoch, train loss, test loss, train acc, test acc */
-    char labels[MAX_ARMS][2][64];
-    int na = 0;
+    const nic_mnist_arm_result *res = &r->results[a];
+    const char *name = r->arms[a].name;
+    const size_t n = (size_t)res->epoch_count;
+    double *c = malloc(5 * n * sizeof(double));
+    if (!c)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "plots: out of memory");
+    for (size_t e = 0; e < n; e++) {
+        c[e] = res->epochs[e].epoch;
+        c[n + e] = res->epochs[e].train_loss;
+        c[2 * n + e] = res->epochs[e].test_loss;
+        c[3 * n + e] = res->epochs[e].train_accuracy;
+        c[4 * n + e] = res->epochs[e].test_accuracy;
+    }
+    char title[2][128], base[4200];
+    snprintf(title[0], sizeof(title[0]), "%s: loss per epoch", name);
+    snprintf(title[1], sizeof(title[1]), "%s: accuracy per epoch (binarized pixels)", name);
+    const unsigned solid = NIC_PLOT_LINE | NIC_PLOT_MARKERS, dashed = solid | NIC_PLOT_DASHED;
     nic_status st = NIC_OK;
-    for (int a = 0; a < r->arm_count && st == NIC_OK && na < MAX_ARMS; a++) {
-        const nic_mnist_arm_result *res = &r->results[a];
-        const size_t n = (size_t)res->epoch_count;
-        if (n == 0)
-            continue;
-        double *c = cols[na] = malloc(5 * n * sizeof(double));
-        if (!c) {
-            st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "plots: out of memory");
-            break;
-        }
-        for (size_t e = 0; e < n; e++) {
-            c[e] = res->epochs[e].epoch;
-            c[n + e] = res->epochs[e].train_loss;
-            c[2 * n + e] = res->epochs[e].test_loss;
-            c[3 * n + e] = res->epochs[e].train_accuracy;
-            c[4 * n + e] = res->epochs[e].test_accuracy;
-        }
-        snprintf(labels[na][0], 64, "%s train", r->arms[a].name);
-        snprintf(labels[na][1], 64, "%s test", r->arms[a].name);
-        const unsigned solid = NIC_PLOT_LINE | NIC_PLOT_MARKERS, dashed = solid | NIC_PLOT_DASHED;
-        st = nic_plot_add(ctx, &loss, labels[na][0], c, c + n, n, solid, 0);
+    for (int k = 0; k < 2 - res->no_accuracy && st == NIC_OK; k++) {
+        nic_plot p;
+        nic_plot_init(&p, title[k], "epoch", k == 0 ? res->loss_label : "accuracy");
+        p.legend = NIC_PLOT_LEGEND_OUTSIDE;
+        p.width = 760;
+        st = nic_plot_add(ctx, &p, "train", c, c + (1 + 2 * k) * n, n, solid, 0);
         if (st == NIC_OK)
-            st = nic_plot_add(ctx, &loss, labels[na][1], c, c + 2 * n, n, dashed, 0);
+            st = nic_plot_add(ctx, &p, "test", c, c + (2 + 2 * k) * n, n, dashed, 0);
+        snprintf(base, sizeof(base), "%s/%s_%s", r->opt->out_dir, name,
+                 k == 0 ? "loss" : "accuracy");
         if (st == NIC_OK)
-            st = nic_plot_add(ctx, &acc, labels[na][0], c, c + 3 * n, n, solid, 0);
-        if (st == NIC_OK)
-            st = nic_plot_add(ctx, &acc, labels[na][1], c, c + 4 * n, n, dashed, 0);
-        na++;
+            st = nic_plot_write(ctx, &p, base);
     }
-    char base[4200];
-    if (st == NIC_OK) {
-        snprintf(base, sizeof(base), "%s/loss", r->opt->out_dir);
-        st = nic_plot_write(ctx, &loss, base);
-    }
-    if (st == NIC_OK) {
-        snprintf(base, sizeof(base), "%s/accuracy", r->opt->out_dir);
-        st = nic_plot_write(ctx, &acc, base);
-    }
-    for (int k = 0; k < na; k++)
-        free(cols[k]);
+    free(c);
     return st;
 }
 
@@ -254,6 +253,15 @@ static nic_status figures(nic_context *ctx, const nic_mnist_report *r, int a)
 
 /* ---------------------------------------------------------------- report */
 
+/* A byte count for a table, or a dash where the arm has no such layout. */
+static void fmt_bytes(char *buf, size_t cap, uint64_t bytes, int none)
+{
+    if (none)
+        snprintf(buf, cap, "—");
+    else
+        snprintf(buf, cap, "%llu", (unsigned long long)bytes);
+}
+
 /* The per-epoch, rate and figure sections of one arm. */
 static void report_arm(nic_text *t, const nic_mnist_report *r, int a)
 {
@@ -261,53 +269,127 @@ static void report_arm(nic_text *t, const nic_mnist_report *r, int a)
     const nic_mnist_rate_point *h = &res->points[res->headline];
     const uint32_t n = r->test->count;
     const char *name = r->arms[a].name;
-    put(t, "\n## %s: training, per epoch\n\n", name);
-    put(t, "![loss per epoch](loss.png) ![accuracy per epoch](accuracy.png)\n\n");
-    put(t, "Loss: the training objective, bits + lambda (1 - SSIM + MSE) per image, with each "
-            "image at a random rate level during training and test image i at level i mod %d "
-            "(so both mix the levels alike); the test loss uses true rounding instead of "
-            "training noise. **Accuracy**: the fraction of pixels that fall on the same side of "
-            "1/2 (128 of 255) in the original and the reconstruction, i.e. binarized-pixel "
-            "accuracy (MNIST is mostly background, so it starts high; it is the paper's kind of "
-            "\"accuracy\" for an autoencoder, made explicit).\n\n",
-        res->point_count);
-    put(t, "| epoch | train loss | test loss | train accuracy | test accuracy | test bits/image "
-            "(model) | test SSIM | time |\n|---|---|---|---|---|---|---|---|\n");
-    for (int e = 0; e < res->epoch_count; e++) {
-        const nic_mnist_epoch *ep = &res->epochs[e];
-        put(t, "| %d | %.2f | %.2f | %.4f | %.4f | %.1f | %.4f | %.0f s |\n", ep->epoch,
-            ep->train_loss, ep->test_loss, ep->train_accuracy, ep->test_accuracy, ep->test_bits,
-            ep->test_ssim, ep->seconds);
+    if (trained(res)) {
+        put(t, "\n## %s: training, per epoch\n\n", name);
+        put(t, "![%s loss per epoch](%s_loss.png)", name, name);
+        if (!res->no_accuracy)
+            put(t, " ![%s accuracy per epoch](%s_accuracy.png)", name, name);
+        put(t, "\n\n**Loss**: %s.", res->loss_what);
+        if (!res->no_accuracy)
+            put(t, " **Accuracy**: the fraction of pixels that fall on the same side of 1/2 (128 "
+                    "of 255) in the original and the reconstruction, i.e. binarized-pixel "
+                    "accuracy (MNIST is mostly background, so it starts high; it is the paper's "
+                    "kind of \"accuracy\" for an autoencoder, made explicit).");
+        put(t, "\n\n| epoch | train loss | test loss | train accuracy | test accuracy | test "
+                "bits/image (model) | test SSIM | time |\n|---|---|---|---|---|---|---|---|\n");
+        for (int e = 0; e < res->epoch_count; e++) {
+            const nic_mnist_epoch *ep = &res->epochs[e];
+            char tra[16] = "—", tea[16] = "—", ssim[16] = "—";
+            if (isfinite(ep->train_accuracy))
+                snprintf(tra, sizeof(tra), "%.4f", ep->train_accuracy);
+            if (isfinite(ep->test_accuracy))
+                snprintf(tea, sizeof(tea), "%.4f", ep->test_accuracy);
+            if (isfinite(ep->test_ssim))
+                snprintf(ssim, sizeof(ssim), "%.4f", ep->test_ssim);
+            put(t, "| %d | %.4g | %.4g | %s | %s | %.1f | %s | %.0f s |\n", ep->epoch,
+                ep->train_loss, ep->test_loss, tra, tea, ep->test_bits, ssim, ep->seconds);
+        }
     }
     put(t, "\n## %s: rate-SSIM curve\n\n![rate-SSIM](rate_ssim.png)\n\n", name);
-    put(t, "One model, %d rate levels (each with its own learned quantization steps and "
-            "lambda). Sizes are totals over the %u test images.\n\n",
-        res->point_count, n);
-    put(t, "| level | lambda | records | B/image | %% of PNG | .nic files | archive | model "
+    put(t, "%s Sizes are totals over the %u test images.\n\n", res->rate_what, n);
+    put(t, "| %s | lambda | records | B/image | %% of PNG | .nic files | archive | model "
             "estimate, bits/image | coded, bits/image | SSIM | PSNR | accuracy |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        res->point_label);
     for (int i = 0; i < res->point_count; i++) {
         const nic_mnist_rate_point *p = &res->points[i];
-        put(t, "| %d%s | %.0f | %llu | %.2f | %.2f | %llu | %llu | %.1f | %.1f | %.4f | %.2f | "
+        char lambda[32] = "—", arch[32];
+        if (p->lambda > 0)
+            snprintf(lambda, sizeof(lambda), "%.0f", p->lambda);
+        fmt_bytes(arch, sizeof(arch), p->archive_bytes, res->no_archive);
+        put(t, "| %d%s | %s | %llu | %.2f | %.2f | %llu | %s | %.1f | %.1f | %.4f | %.2f | "
                 "%.4f |\n",
-            p->level, i == res->headline ? " (headline)" : "", p->lambda,
+            p->level, i == res->headline ? " (headline)" : "", lambda,
             (unsigned long long)p->record_bytes, (double)p->record_bytes / n,
             100.0 * (double)p->record_bytes / (double)r->base->png_bytes,
-            (unsigned long long)p->nic_bytes, (unsigned long long)p->archive_bytes,
-            p->model_bits, 8.0 * (double)(p->record_bytes - n) / n, p->mean_ssim, p->mean_psnr,
-            p->accuracy);
+            (unsigned long long)p->nic_bytes, arch, p->model_bits, coded_bits(res, p, n),
+            p->mean_ssim, p->mean_psnr, p->accuracy);
     }
-    put(t, "\n\"Coded\" counts the record's stream bits (the record minus its level byte); the "
-            "difference from the model's estimate is the coder's rounding to whole bytes (about "
-            "half a byte per image) and its 16-bit tables.\n\n");
+    put(t, "\n\"Coded\" counts the record's stream bits (the record less its %d-byte header); "
+            "the difference from the model's estimate is the coder's rounding to whole bytes "
+            "and its 16-bit probabilities.\n\n",
+        res->record_header_bytes);
     put(t, "## %s: input versus output\n\n", name);
     put(t, "Originals (rows 1 and 3) above their reconstructions (rows 2 and 4) at the headline "
-            "level %d (%.2f bytes per image):\n\n![input vs output](%s_input_vs_output.png)\n\n",
-        h->level, (double)h->record_bytes / n, name);
-    put(t, "Every rate level, from the smallest files (row 2) to the largest (last row), the "
+            "(%s %d, %.2f bytes per image):\n\n![input vs output](%s_input_vs_output.png)\n\n",
+        res->point_label, h->level, (double)h->record_bytes / n, name);
+    put(t, "Every rate point, from the smallest files (row 2) to the largest (last row), the "
             "originals on top:\n\n![levels](%s_levels.png)\n\n", name);
 }
 
+/* Every arm at its headline, beside the paper. */
+static void report_arms_table(nic_text *t, const nic_mnist_report *r)
+{
+    const uint32_t n = r->test->count;
+    const uint64_t png = r->base->png_bytes, raw = r->base->raw_bytes;
+    put(t, "| arm | rate point | records | B/image | reduction vs PNG | vs raw | mean SSIM | "
+            "mean PSNR | accuracy | target | training | coding + measuring |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    put(t, "| paper (Ghosh; its CNN and its RNN -> CNN model) | not stated | %.1f KB of %.0f KB | — "
+            "| %.2f %% | — | %.4f | — | plotted, not defined | — | — | — |\n",
+        PAPER_COMPRESSED_KB, PAPER_ORIGINAL_KB, PAPER_REDUCTION, PAPER_SSIM);
+    for (int a = 0; a < r->arm_count; a++) {
+        const nic_mnist_arm_result *res = &r->results[a];
+        if (r->arms[a].pending || res->point_count == 0)
+            continue;
+        const nic_mnist_rate_point *h = &res->points[res->headline];
+        const double red = percent_smaller(h->record_bytes, png);
+        const int met = h->mean_ssim >= r->opt->target_ssim &&
+                        red >= r->opt->target_reduction;
+        put(t, "| **%s** | %s %d | %llu | %.2f | **%.2f %%** | %.2f %% | **%.4f** | %.2f dB | "
+                "%.4f | %s | %.0f s | %.0f s |\n",
+            r->arms[a].name, res->point_label, h->level, (unsigned long long)h->record_bytes,
+            (double)h->record_bytes / n, red, percent_smaller(h->record_bytes, raw),
+            h->mean_ssim, h->mean_psnr, h->accuracy, met ? "met" : "not met",
+            res->train_seconds, res->eval_seconds);
+    }
+    put(t, "\nEach arm's headline is its smallest records whose mean SSIM reaches %.2f, else "
+            "its best SSIM. The paper's numbers are its only numbers (\"290 KB\" to \"61.8 "
+            "KB\", SSIM 0.7125), given after its CNN results; for its RNN it shows accuracy "
+            "and loss curves only.\n\n",
+        r->opt->target_ssim);
+}
+
+/* rnn+cnn against rnn: the same codes and pictures, the bytes saved. */
+static void report_savings(nic_text *t, const nic_mnist_report *r)
+{
+    const nic_mnist_arm_result *raw = NULL, *coded = NULL;
+    for (int a = 0; a < r->arm_count; a++) {
+        if (strcmp(r->arms[a].name, "rnn") == 0)
+            raw = &r->results[a];
+        if (strcmp(r->arms[a].name, "rnn+cnn") == 0)
+            coded = &r->results[a];
+    }
+    if (!raw || !coded || raw->point_count == 0 || coded->point_count != raw->point_count)
+        return;
+    const uint32_t n = r->test->count;
+    put(t, "### rnn+cnn against rnn: bytes saved\n\nThe same codes and the same pictures "
+            "(checked: the decoded digits are identical), coded by the context model instead "
+            "of stored raw.\n\n| layers | rnn records (raw codes) | rnn+cnn records | saved | "
+            "rnn .nic files | rnn+cnn .nic files | saved | SSIM |\n"
+            "|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < raw->point_count; i++) {
+        const nic_mnist_rate_point *p = &raw->points[i], *q = &coded->points[i];
+        put(t, "| %d | %llu (%.2f B/image) | %llu (%.2f B/image) | %.1f %% | %llu | %llu | "
+                "%.1f %% | %.4f |\n",
+            p->level, (unsigned long long)p->record_bytes, (double)p->record_bytes / n,
+            (unsigned long long)q->record_bytes, (double)q->record_bytes / n,
+            percent_smaller(q->record_bytes, p->record_bytes),
+            (unsigned long long)p->nic_bytes, (unsigned long long)q->nic_bytes,
+            percent_smaller(q->nic_bytes, p->nic_bytes), p->mean_ssim);
+    }
+    put(t, "\n");
+}
 
 static void fmt_kb(char *buf, size_t cap, uint64_t bytes)
 {
@@ -358,10 +440,10 @@ static nic_status write_report(nic_context *ctx, const nic_mnist_report *r, int 
     nic_text t = {0};
     put(&t, "# MNIST: the seed paper's experiment, reproduced\n\n");
     put(&t, "Generated by `nic experiment mnist%s` (docs/EXPERIMENTS.md): %u training and %u "
-            "test images, %d epochs, %.0f s in all (training %.0f s, coding and measuring %.0f "
-            "s).%s\n\n",
-        o->quick ? " --quick" : "", r->train->count, n,
-        res->epoch_count, r->seconds, res->train_seconds, res->eval_seconds,
+            "test images, %.0f s in all (the CNN: %d epochs, training %.0f s, coding and "
+            "measuring %.0f s; the other arms' times are in the table of all arms).%s\n\n",
+        o->quick ? " --quick" : "", r->train->count, n, r->seconds, res->epoch_count,
+        res->train_seconds, res->eval_seconds,
         o->quick ? " **Quick mode: a small subset and two short epochs — a smoke test, not the "
                    "result.**"
                  : "");
@@ -373,6 +455,9 @@ static nic_status write_report(nic_context *ctx, const nic_mnist_report *r, int 
         o->target_reduction, o->target_ssim, met ? "Met" : "Not met", h->level,
         res->point_count, h->mean_ssim >= o->target_ssim ? "" : "; none did, so the best SSIM");
     report_results_table(&t, r, res);
+    put(&t, "### Every model of the paper, measured the same way\n\n");
+    report_arms_table(&t, r);
+    report_savings(&t, r);
     put(&t, "**What the paper measured.** Its results section says that \"the original image was "
             "of 290 KB in size and the compressed image is of size 61.8 KB\" (78.69 %%) and gives "
             "one SSIM, 0.7125, for its CNN autoencoder; it says neither which images nor which "
@@ -396,28 +481,25 @@ static nic_status write_report(nic_context *ctx, const nic_mnist_report *r, int 
             "in one stream (overhead counted once).\n\n",
         n);
     put(&t, "## Models\n\n");
-    const char *pending = NULL;
     for (int a = 0; a < r->arm_count; a++) {
-        if (r->arms[a].pending) {
+        if (r->arms[a].pending)
             put(&t, "- **%s** — %s. Not run: %s.\n", r->arms[a].name, r->arms[a].title,
                 r->arms[a].pending);
-            pending = r->arms[a].pending;
-        } else {
+        else
             put(&t, "- **%s** — %s. %s\n", r->arms[a].name, r->arms[a].title,
                 r->results[a].description);
-        }
     }
-    if (pending)
-        put(&t, "\n**RNN: %s.** The RNN model, the paper's RNN -> CNN cascade and the combined "
-                "rnn+cnn model join this report (same tables, plots and figures) once the RNN "
-                "model exists; the hook is the arm table in src/experiments/mnist.c.\n",
-            pending);
     for (int a = 0; a < r->arm_count; a++)
         if (!r->arms[a].pending)
             report_arm(&t, r, a);
-    put(&t, "## Files\n\n`summary.txt` (the headline numbers), `%s/epochs.csv`, `%s/rate.csv`, "
-            "the plots as SVG and PNG, the figures, %s.\n",
-        name, name, res->files_note);
+    put(&t, "## Files\n\n`summary.txt` (the headline numbers); per arm NAME: `NAME/rate.csv`, "
+            "`NAME/epochs.csv` (trained arms), the plots `NAME_loss` and `NAME_accuracy` and "
+            "`rate_ssim` as SVG and PNG, the figures `NAME_input_vs_output.png` and "
+            "`NAME_levels.png`;");
+    for (int a = 0; a < r->arm_count; a++)
+        if (!r->arms[a].pending)
+            put(&t, " %s: %s%s", r->arms[a].name, r->results[a].files_note,
+                a + 1 < r->arm_count ? ";" : ".\n");
     NIC_TRY(text_write(ctx, &t, o->out_dir, "report.md"));
 
     sum->test_images = n;
@@ -449,9 +531,28 @@ static nic_status write_report(nic_context *ctx, const nic_mnist_report *r, int 
     put(&t, "levels = %d\n", res->point_count);
     put(&t, "target_met = %d\n", met);
     put(&t, "seconds = %.1f\n", r->seconds);
-    for (int a = 0; a < r->arm_count; a++)
-        if (r->arms[a].pending)
-            put(&t, "arm_%s = %s\n", r->arms[a].name, r->arms[a].pending);
+    /* every arm at its headline: arm_NAME_KEY = value */
+    for (int a = 0; a < r->arm_count; a++) {
+        const char *an = r->arms[a].name;
+        const nic_mnist_arm_result *ar = &r->results[a];
+        if (r->arms[a].pending) {
+            put(&t, "arm_%s = %s\n", an, r->arms[a].pending);
+            continue;
+        }
+        const nic_mnist_rate_point *p = &ar->points[ar->headline];
+        put(&t, "arm_%s_point = %d\n", an, p->level);
+        put(&t, "arm_%s_points = %d\n", an, ar->point_count);
+        put(&t, "arm_%s_epochs = %d\n", an, ar->epoch_count);
+        put(&t, "arm_%s_record_bytes = %llu\n", an, (unsigned long long)p->record_bytes);
+        put(&t, "arm_%s_nic_file_bytes = %llu\n", an, (unsigned long long)p->nic_bytes);
+        put(&t, "arm_%s_reduction_vs_png_percent = %.4f\n", an,
+            percent_smaller(p->record_bytes, r->base->png_bytes));
+        put(&t, "arm_%s_mean_ssim = %.6f\n", an, p->mean_ssim);
+        put(&t, "arm_%s_mean_psnr_db = %.4f\n", an, p->mean_psnr);
+        put(&t, "arm_%s_accuracy = %.6f\n", an, p->accuracy);
+        put(&t, "arm_%s_train_seconds = %.1f\n", an, ar->train_seconds);
+        put(&t, "arm_%s_eval_seconds = %.1f\n", an, ar->eval_seconds);
+    }
     return text_write(ctx, &t, o->out_dir, "summary.txt");
 }
 
@@ -468,12 +569,13 @@ nic_status nic_mnist_report_write(nic_context *ctx, const nic_mnist_report *r,
             continue;
         NIC_TRY(write_csvs(ctx, r, a));
         NIC_TRY(figures(ctx, r, a));
+        if (trained(&r->results[a]))
+            NIC_TRY(epoch_plots(ctx, r, a));
         if (cnn < 0)
             cnn = a;
     }
     if (cnn < 0)
         return NIC_FAIL(ctx, NIC_ERR_INTERNAL, "mnist experiment: no arm ran");
-    NIC_TRY(epoch_plots(ctx, r));
     NIC_TRY(rate_plot(ctx, r));
     return write_report(ctx, r, cnn, summary);
 }

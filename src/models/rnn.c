@@ -561,6 +561,11 @@ nic_status nic_rnn_train_step(nic_context *ctx, nic_rnn_net *net, const float *x
     return NIC_OK;
 }
 
+const float *nic_rnn_net_residual(const nic_rnn_net *net, int t)
+{
+    return net->train && t >= 0 && t <= net->T ? net->r[t] : NULL;
+}
+
 void nic_rnn_net_set_relaxed(nic_rnn_net *net, int relaxed)
 {
     net->relaxed = relaxed != 0;

@@ -110,6 +110,11 @@ void nic_rnn_net_set_relaxed(nic_rnn_net *net, int relaxed);
 nic_status nic_rnn_train_step(nic_context *ctx, nic_rnn_net *net, const float *x, nn_rng *rng,
                               int train, nic_rnn_stats *stats);
 
+/* After nic_rnn_train_step: the residual left after t iterations (0..T),
+ * [batch][3][h][w]; the reconstruction is x - residual (additive and
+ * one-shot alike). NULL for an inference network or t out of range. */
+const float *nic_rnn_net_residual(const nic_rnn_net *net, int t);
+
 /* Inference, one iteration at a time (a net made with iterations = 1).
  * reset: zero state (a new picture). encode: residual r [3][h][w] -> bits
  * [bits][h/16][w/16] in {-1, +1}. decode: bits -> the decoder's output o

@@ -247,6 +247,72 @@ static void test_structure(nic_context *ctx)
 /* rnn+cnn: a context model fitted to the codes of a few pictures, exported
  * beside the rnn model; the same pictures as rnn, from fewer bytes, and the
  * same prefix and cut behaviour with layers of varying sizes. */
+/* Records (FORMAT.md 6.5) of a 28 x 28 gray picture with codec c: every layer
+ * count round-trips its codes and decodes to the pixels of the .nic file of
+ * the same layers; raw records are 16 bytes a layer, coded ones one byte and
+ * one stream; malformed records are refused. */
+static void test_records(nic_context *ctx, nic_rnn_codec *c)
+{
+    const int L = c->model.cfg.iterations;
+    nic_image img;
+    make_image(&img, 28, 28, 1, 5);
+    nic_rnn_codes codes;
+    uint8_t *file = NULL;
+    size_t fsize = 0;
+    CHECK_STATUS(nic_rnn_encode_codes(ctx, c, &img, L, 0, 0, 0, &file, &fsize, NULL, &codes),
+                 NIC_OK);
+    CHECK(codes.h == 2 && codes.w == 2 && codes.iterations == L);
+    const size_t lb = nic_rnn_layer_bytes(c, 28, 28);
+    CHECK(lb == (size_t)4 * c->model.cfg.bits / 8);
+    for (int k = 1; k <= L; k++) {
+        uint8_t *rec = NULL;
+        size_t size = 0;
+        CHECK_STATUS(nic_rnn_record_write(ctx, c, &codes, k, &rec, &size), NIC_OK);
+        if (!c->has_ctx)
+            CHECK_MSG(size == k * lb, "raw record of %d layers: %zu bytes", k, size);
+        else
+            CHECK_MSG(size >= 1 && rec[0] == k, "coded record of %d layers: %zu bytes", k, size);
+        nic_rnn_codes back;
+        CHECK_STATUS(nic_rnn_record_read(ctx, c, rec, size, 28, 28, "rec", &back), NIC_OK);
+        CHECK(back.iterations == k && back.v &&
+              memcmp(back.v, codes.v, (size_t)k * codes.bits * 4) == 0);
+        nic_image a, b;
+        nic_decode_result dr;
+        CHECK_STATUS(nic_rnn_decode_codes(ctx, c, &back, 28, 28, 1, NULL, NULL, &a), NIC_OK);
+        CHECK_STATUS(decode_prefix(ctx, file, fsize, k, &b, &dr), NIC_OK);
+        CHECK_MSG(a.data && b.data && memcmp(a.data, b.data, 28 * 28) == 0,
+                  "%d-layer record and .nic file decode differently", k);
+        nic_image_free(&a);
+        nic_image_free(&b);
+        free(back.v);
+        /* malformed: a byte short (raw), a bad layer count (coded), empty */
+        nic_rnn_codes bad;
+        if (!c->has_ctx) {
+            CHECK_STATUS(nic_rnn_record_read(ctx, c, rec, size - 1, 28, 28, "short", &bad),
+                         NIC_ERR_FORMAT);
+        } else {
+            uint8_t keep = rec[0];
+            rec[0] = 0;
+            CHECK_STATUS(nic_rnn_record_read(ctx, c, rec, size, 28, 28, "zero", &bad),
+                         NIC_ERR_FORMAT);
+            rec[0] = (uint8_t)(L + 1);
+            CHECK_STATUS(nic_rnn_record_read(ctx, c, rec, size, 28, 28, "many", &bad),
+                         NIC_ERR_FORMAT);
+            rec[0] = keep;
+        }
+        CHECK_STATUS(nic_rnn_record_read(ctx, c, rec, 0, 28, 28, "empty", &bad), NIC_ERR_FORMAT);
+        free(rec);
+    }
+    uint8_t *none = NULL;
+    size_t nsize = 0;
+    CHECK_STATUS(nic_rnn_record_write(ctx, c, &codes, L + 1, &none, &nsize),
+                 NIC_ERR_INVALID_ARGUMENT);
+    CHECK(!none);
+    free(codes.v);
+    free(file);
+    nic_image_free(&img);
+}
+
 static void test_rnn_cnn(nic_context *ctx, const char *dir)
 {
     nic_rnn_codec *c = NULL;
@@ -356,6 +422,10 @@ static void test_rnn_cnn(nic_context *ctx, const char *dir)
     nic_rnn_codec *c2 = NULL;
     CHECK_STATUS(nic_codec_get_rnn_cnn(ctx2, &c2), NIC_OK);
     CHECK(c2 && c2->has_ctx && nic_rnn_model_id(c2) == NIC_MODEL_ID_RNN_CNN);
+    if (c2) {
+        test_records(ctx2, c2);
+        test_records(ctx, c);
+    }
     nic_context_destroy(ctx2);
     free(raw);
     free(coded);
