@@ -600,7 +600,9 @@ nic_status train_load_sets(nic_context *ctx, const train_options *o, uint32_t va
     return NIC_OK;
 }
 
-int train_trim_log(const char *path, int64_t step)
+/* Keeps the header and the rows whose first field is <= step (atomically:
+ * temp file + rename). 1 on success (or no file). */
+static int train_trim_log(const char *path, int64_t step)
 {
     FILE *in = fopen(path, "r");
     if (!in)
@@ -633,13 +635,20 @@ int train_trim_log(const char *path, int64_t step)
     return ok;
 }
 
+/* Both logs of a resumed run cut back to its checkpoint's step. */
+static nic_status trim_logs(nic_context *ctx, const char *dir, const char *train_csv,
+                            const char *val_csv, int64_t step)
+{
+    if (!train_trim_log(train_csv, step) || !train_trim_log(val_csv, step))
+        return nic_fail(ctx, NIC_ERR_IO, "%s: cannot rewrite the logs: %s", dir, strerror(errno));
+    return NIC_OK;
+}
+
 nic_status train_run_open_logs(nic_context *ctx, train_run *r, const char *train_header,
                                const char *val_header, int64_t resume_step)
 {
-    if (resume_step >= 0 &&
-        (!train_trim_log(r->train_csv, resume_step) || !train_trim_log(r->val_csv, resume_step)))
-        return nic_fail(ctx, NIC_ERR_IO, "%s: cannot rewrite the logs: %s", r->dir,
-                        strerror(errno));
+    if (resume_step >= 0)
+        NIC_TRY(trim_logs(ctx, r->dir, r->train_csv, r->val_csv, resume_step));
     r->tcsv = fopen(r->train_csv, "a");
     r->vcsv = fopen(r->val_csv, "a");
     if (!r->tcsv || !r->vcsv)
@@ -823,9 +832,8 @@ int cmd_train(int argc, char **argv)
         if (!batch || !t_rate)
             st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
     }
-    if (st == NIC_OK && root && resume &&
-        (!train_trim_log(train_csv, opt.step) || !train_trim_log(val_csv, opt.step)))
-        st = nic_fail(ctx, NIC_ERR_IO, "%s: cannot rewrite the logs: %s", out_dir, strerror(errno));
+    if (st == NIC_OK && root && resume)
+        st = trim_logs(ctx, out_dir, train_csv, val_csv, opt.step);
     if (st == NIC_OK && root) {
         tcsv = fopen(train_csv, "a");
         vcsv = fopen(val_csv, "a");

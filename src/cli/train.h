@@ -63,9 +63,6 @@ nic_status train_load_sets(nic_context *ctx, const train_options *o, uint32_t va
  * first, since the resumed run logs those steps again. */
 nic_status train_run_open_logs(nic_context *ctx, train_run *r, const char *train_header,
                                const char *val_header, int64_t resume_step);
-/* Keeps the header and the rows whose first field is <= step (atomically:
- * temp file + rename). 1 on success (or no file). */
-int train_trim_log(const char *path, int64_t step);
 void train_run_close(train_run *r);
 
 int train_rnn(train_options *o);
