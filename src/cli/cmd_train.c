@@ -96,6 +96,10 @@ void help_train(FILE *out)
             "  --warmup <int> ....... steps of linear learning-rate warm-up (default=500;\n"
             "                         rnn 200)\n"
             "  --clip <float> ....... gradient-norm clipping (default=1.0)\n"
+            "  --context <C> ........ hyper: a checkerboard context network with C hidden\n"
+            "                         channels (0 = none; default=0; fixed once a run has\n"
+            "                         started); --init from a model without one starts it at\n"
+            "                         zero, i.e. from that model's predictions\n"
             "  --channels N,M,NZ .... transform, latent and hyper-latent channels\n"
             "                         (default=96,128,64; fixed once a run has started)\n"
             "  --seed <int> ......... random seed (default=1; fixed once a run has started)\n"
@@ -155,6 +159,7 @@ static int parse_options(int argc, char **argv, train_options *o)
     o->n = def.n;
     o->m = def.m;
     o->nz = def.nz;
+    o->ctx = def.ctx;
     o->iterations = 8;
     o->val_crop = 128;
     o->codes = 400;
@@ -212,6 +217,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         INT_OPT("--val-crop", val_crop, 16, 4096)
         INT_OPT("--codes", codes, 1, 1000000)
         INT_OPT("--seed", seed, 0, 0x7fffffff)
+        INT_OPT("--context", ctx, 0, 1024)
         INT_OPT("--log-every", log_every, 1, 1000000)
         INT_OPT("--checkpoint-every", ckpt_every, 1, 100000000)
         INT_OPT("--val-every", val_every, 1, 100000000)
@@ -256,6 +262,8 @@ static int parse_options(int argc, char **argv, train_options *o)
     const int rnn = strcmp(o->model, "rnn") == 0, rnn_cnn = strcmp(o->model, "rnn+cnn") == 0;
     if ((rnn || rnn_cnn) && strcmp(o->device, "cpu") != 0)
         return cli_usage_error("train", "%s trains on the CPU only", o->model);
+    if ((rnn || rnn_cnn) && o->ctx != 0)
+        return cli_usage_error("train", "--context is for the hyper model");
     if ((rnn || rnn_cnn) && strcmp(o->precision, "fp32") != 0)
         return cli_usage_error("train", "%s trains in fp32 only (--precision bf16 is for hyper)",
                                o->model);
@@ -302,10 +310,10 @@ static int parse_options(int argc, char **argv, train_options *o)
 static void config_string(const train_options *o, char *buf, size_t cap)
 {
     snprintf(buf, cap,
-             "{\"model\": \"%s\", \"n\": %ld, \"m\": %ld, \"nz\": %ld, \"batch\": %ld, "
+             "{\"model\": \"%s\", \"n\": %ld, \"m\": %ld, \"nz\": %ld, \"ctx\": %ld, \"batch\": %ld, "
              "\"crop\": %ld, \"steps\": %ld, \"lr\": %g, \"lr_min\": %g, \"clip\": %g, "
              "\"seed\": %ld, \"data\": \"%s\"}",
-             o->model, o->n, o->m, o->nz, o->batch, o->crop, o->steps, o->lr, o->lr_min,
+             o->model, o->n, o->m, o->nz, o->ctx, o->batch, o->crop, o->steps, o->lr, o->lr_min,
              o->clip, o->seed, o->data);
 }
 
@@ -423,6 +431,9 @@ static nic_status be_create(nic_context *ctx, backend *be, const train_options *
     memset(be, 0, sizeof(*be));
 #ifdef NIC_HAVE_CUDA
     if (strcmp(o->device, "cuda") == 0) {
+        if (m->cfg.ctx > 0)
+            return nic_fail(ctx, NIC_ERR_UNSUPPORTED,
+                            "--device cuda: the CUDA trainer has no context network (--context)");
         int n = nn_cuda_device_count();
         if (n == 0)
             return nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "--device cuda: %s",
@@ -723,7 +734,7 @@ int cmd_train(int argc, char **argv)
 
     /* Rank 0 decides: new run or resume, and the architecture (from the
      * checkpoint, whatever the flags say); the others follow. */
-    long head[4] = {0, o.n, o.m, o.nz};
+    long head[5] = {0, o.n, o.m, o.nz, o.ctx};
     if (root && train_file_exists(ckpt)) {
         head[0] = 1;
         nn_st_file f;
@@ -736,6 +747,8 @@ int cmd_train(int argc, char **argv)
                 head[1] = n;
                 head[2] = m;
                 head[3] = nz;
+                long cw;
+                head[4] = train_config_long(cfg, "ctx", &cw) ? cw : 0; /* older runs: none */
             }
             /* the training batches are a function of the run's seed and the step */
             if (train_config_long(cfg, "seed", &seed))
@@ -748,8 +761,9 @@ int cmd_train(int argc, char **argv)
     o.n = head[1];
     o.m = head[2];
     o.nz = head[3];
+    o.ctx = head[4];
     config_string(&o, config, sizeof(config));
-    nic_hyper_config hc = {(int)o.n, (int)o.m, (int)o.nz};
+    nic_hyper_config hc = {(int)o.n, (int)o.m, (int)o.nz, (int)o.ctx};
     if (st == NIC_OK)
         st = nic_hyper_model_create(ctx, &hc, &model);
     nn_adam_init(&opt);
@@ -761,7 +775,9 @@ int cmd_train(int argc, char **argv)
                 printf("resuming %s at step %lld\n", ckpt, (long long)opt.step);
         } else if (o.init) {
             /* a weights file, or an exported model (weights + its entropy tables) */
-            st = nn_weights_load_ex(ctx, o.init, &model.params, "z_tables.");
+            if (o.ctx > 0)
+                nic_hyper_model_init(&model, &rng); /* the context's start, if o.init has none */
+            st = nic_hyper_model_load(ctx, &model, o.init);
             if (st == NIC_OK)
                 printf("new run in %s, weights from %s\n", out_dir, o.init);
         } else {
@@ -851,9 +867,9 @@ int cmd_train(int argc, char **argv)
         if (ftell(vcsv) == 0)
             fprintf(vcsv, "step,t,bpp,psnr\n");
         char where[512];
-        printf("model hyper: N=%ld M=%ld NZ=%ld, %zu parameters; %zu training images (%.1f MP); "
+        printf("model hyper: N=%ld M=%ld NZ=%ld%s, %zu parameters; %zu training images (%.1f MP); "
                "batch %ld x %ldx%ld; %s convolutions%s\n",
-               o.n, o.m, o.nz, model.params.total, data.count, data.pixels / 1e6, o.batch, o.crop,
+               o.n, o.m, o.nz, o.ctx > 0 ? ", checkerboard context" : "", model.params.total, data.count, data.pixels / 1e6, o.batch, o.crop,
                o.crop, be_describe(&be, eng, where, sizeof(where)),
                strcmp(o.precision, "bf16") == 0 ? " (BF16 inputs where the CPU has them)" : "");
         if (dist.size > 1)

@@ -18,6 +18,7 @@ typedef struct train_options {
     long steps, batch, crop, seed, log_every, ckpt_every, val_every, val_count, warmup;
     double lr, lr_min, clip, time_limit_min;
     long n, m, nz; /* hyper widths */
+    long ctx;      /* hyper: hidden channels of the checkerboard context (0 = none) */
     /* rnn */
     long iterations, val_crop;
     long codes; /* rnn+cnn: training crops whose codes train the context model */

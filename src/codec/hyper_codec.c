@@ -250,7 +250,9 @@ nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_co
     snprintf(c->path, sizeof(c->path), "%s", path);
     nic_hyper_config cfg = {(int)shape_dim(&f, "g_a.0.weight", 0),
                             (int)shape_dim(&f, "g_a.6.weight", 0),
-                            (int)shape_dim(&f, "h_a.4.weight", 0)};
+                            (int)shape_dim(&f, "h_a.4.weight", 0), 0};
+    if (nn_st_find(&f, "ctx.0.weight"))
+        cfg.ctx = (int)shape_dim(&f, "ctx.0.weight", 0);
     nic_status st = NIC_OK;
     if (cfg.n <= 0 || cfg.m <= 0 || cfg.nz <= 0)
         st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: not a hyper model (g_a / h_a weights missing)",
@@ -501,40 +503,130 @@ static void y_indexes(const nic_hyper_codec *c, const int32_t *log_scale_q16,
         }
 }
 
+/* y^ in Q16 at the anchors (the context network's input; 0 elsewhere):
+ * s step + mean, exactly (step Q20, mean Q16), rounded once. */
+static void anchors_yhat_q16(const int32_t *sym, const int32_t *mean, const int64_t *step_q20,
+                             int m, int hy, int wy, int32_t *out)
+{
+    const size_t plane = (size_t)hy * wy;
+    for (int ch = 0; ch < m; ch++)
+        for (int r = 0; r < hy; r++)
+            for (int col = 0; col < wy; col++) {
+                size_t k = ch * plane + (size_t)r * wy + col;
+                if (!nic_hyper_is_anchor(r, col)) {
+                    out[k] = 0;
+                    continue;
+                }
+                int64_t v = sym[k];
+                v = v > (1 << 22) ? (1 << 22) : (v < -(1 << 22) ? -(1 << 22) : v);
+                v = nic_q_round_shift(v * step_q20[ch] + (int64_t)mean[k] * 16, 20 - NIC_Q);
+                out[k] = (int32_t)(v > INT32_MAX ? INT32_MAX : (v < -(int64_t)INT32_MAX ? -INT32_MAX : v));
+            }
+}
+
+/* The elements of one coding pass in stream order (channel by channel, rows
+ * in raster order): -1 every element, 0 the anchors, 1 the others. */
+static size_t pass_positions(int m, int hy, int wy, int pass, size_t *pos)
+{
+    const size_t plane = (size_t)hy * wy;
+    size_t n = 0;
+    for (int ch = 0; ch < m; ch++)
+        for (int r = 0; r < hy; r++)
+            for (int col = 0; col < wy; col++)
+                if (pass < 0 || nic_hyper_is_anchor(r, col) == !pass)
+                    pos[n++] = ch * plane + (size_t)r * wy + col;
+    return n;
+}
+
+/* Symbols s = round((y - mean) / step) at the given elements (pos NULL: the
+ * first n). */
+static void quantize_at(const nic_hyper_latents *lat, const int32_t *mean, const int64_t *step_q20,
+                        const size_t *pos, size_t n, int32_t *sym)
+{
+    const size_t plane = (size_t)lat->hy * lat->wy;
+    for (size_t j = 0; j < n; j++) {
+        size_t k = pos ? pos[j] : j;
+        float step = (float)(step_q20[k / plane] / 1048576.0);
+        float v = nearbyintf((lat->y[k] - mean[k] / 65536.0f) / step);
+        sym[k] = v > 1e9f ? 1000000000 : (v < -1e9f ? -1000000000 : (int32_t)v);
+    }
+}
+
+/* Codes the symbols at pos[0..n) (pos NULL: the first n) with their tables
+ * into one rANS stream. */
+static nic_status code_pass(nic_context *ctx, const nic_hyper_codec *c, const int32_t *sym,
+                            const uint16_t *idx, const size_t *pos, size_t n, int32_t *sym_g,
+                            uint16_t *idx_g, uint8_t **stream, size_t *size)
+{
+    if (pos) {
+        for (size_t j = 0; j < n; j++) {
+            sym_g[j] = sym[pos[j]];
+            idx_g[j] = idx[pos[j]];
+        }
+        sym = sym_g;
+        idx = idx_g;
+    }
+    nic_rans_encoder enc;
+    nic_rans_encoder_init(&enc);
+    nic_status st = nic_gaussian_encode(ctx, &c->y_tables, sym, NULL, idx, n, &enc);
+    if (st == NIC_OK)
+        st = nic_rans_encoder_finish(ctx, &enc, 0, stream, size);
+    nic_rans_encoder_free(&enc);
+    return st;
+}
+
 nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hyper_latents *lat,
                             int q, uint32_t original_width, uint32_t original_height,
                             uint8_t **out, size_t *size)
 {
     if (q < 0 || q >= NIC_HYPER_QUALITY_LEVELS)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "quality index %d is not in 0..255", q);
-    const int M = c->model.cfg.m;
+    const int M = c->model.cfg.m, with_ctx = c->hint.ctx_width > 0;
     const size_t plane = (size_t)lat->hy * lat->wy, ny = (size_t)M * plane;
     int32_t *log_step = malloc(sizeof(int32_t) * M);
+    int64_t *step = malloc(sizeof(int64_t) * M);
     int32_t *sym = malloc(sizeof(int32_t) * ny);
     uint16_t *idx = malloc(sizeof(uint16_t) * ny);
+    /* with the context: the passes' elements and symbols in stream order, the
+     * mean and log-scale it corrects, and its input */
+    size_t *pos = with_ctx ? malloc(sizeof(size_t) * ny) : NULL;
+    int32_t *sym_g = with_ctx ? malloc(sizeof(int32_t) * ny) : NULL;
+    uint16_t *idx_g = with_ctx ? malloc(sizeof(uint16_t) * ny) : NULL;
+    int32_t *mean2 = with_ctx ? malloc(sizeof(int32_t) * ny) : NULL;
+    int32_t *ls2 = with_ctx ? malloc(sizeof(int32_t) * ny) : NULL;
+    int32_t *yq = with_ctx ? malloc(sizeof(int32_t) * ny) : NULL;
     nic_status st = NIC_OK;
-    uint8_t *y_stream = NULL;
-    size_t y_size = 0;
-    if (!log_step || !sym || !idx) {
+    uint8_t *y_stream[2] = {NULL, NULL};
+    size_t y_size[2] = {0, 0};
+    if (!log_step || !step || !sym || !idx ||
+        (with_ctx && (!pos || !sym_g || !idx_g || !mean2 || !ls2 || !yq))) {
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory encoding");
         goto done;
     }
     nic_hyper_int_log_steps(&c->hint, t_from_quality(q), log_step);
+    for (int ch = 0; ch < M; ch++)
+        step[ch] = nic_hyper_step_q20(log_step[ch]);
     y_indexes(c, lat->log_scale_q16, log_step, plane, idx);
-    for (int ch = 0; ch < M; ch++) {
-        float step = (float)(nic_hyper_step_q20(log_step[ch]) / 1048576.0);
-        for (size_t i = 0; i < plane; i++) {
-            size_t k = ch * plane + i;
-            float v = nearbyintf((lat->y[k] - lat->mean_q16[k] / 65536.0f) / step);
-            sym[k] = v > 1e9f ? 1000000000 : (v < -1e9f ? -1000000000 : (int32_t)v);
+    if (!with_ctx) {
+        quantize_at(lat, lat->mean_q16, step, NULL, ny, sym);
+        st = code_pass(ctx, c, sym, idx, NULL, ny, NULL, NULL, &y_stream[0], &y_size[0]);
+    } else {
+        /* anchors with the hyperprior; the others with the context of the anchors' y^ */
+        size_t n = pass_positions(M, lat->hy, lat->wy, 0, pos);
+        quantize_at(lat, lat->mean_q16, step, pos, n, sym);
+        st = code_pass(ctx, c, sym, idx, pos, n, sym_g, idx_g, &y_stream[0], &y_size[0]);
+        memcpy(mean2, lat->mean_q16, sizeof(int32_t) * ny);
+        memcpy(ls2, lat->log_scale_q16, sizeof(int32_t) * ny);
+        anchors_yhat_q16(sym, lat->mean_q16, step, M, lat->hy, lat->wy, yq);
+        if (st == NIC_OK)
+            st = nic_hyper_int_context(ctx, &c->hint, yq, lat->hy, lat->wy, mean2, ls2);
+        if (st == NIC_OK) {
+            y_indexes(c, ls2, log_step, plane, idx);
+            n = pass_positions(M, lat->hy, lat->wy, 1, pos);
+            quantize_at(lat, mean2, step, pos, n, sym);
+            st = code_pass(ctx, c, sym, idx, pos, n, sym_g, idx_g, &y_stream[1], &y_size[1]);
         }
     }
-    nic_rans_encoder enc;
-    nic_rans_encoder_init(&enc);
-    st = nic_gaussian_encode(ctx, &c->y_tables, sym, NULL, idx, ny, &enc);
-    if (st == NIC_OK)
-        st = nic_rans_encoder_finish(ctx, &enc, 0, &y_stream, &y_size);
-    nic_rans_encoder_free(&enc);
     if (st == NIC_OK) {
         nic_container f;
         nic_container_init(&f);
@@ -548,18 +640,28 @@ nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hype
         f.original_height = original_height;
         f.params = params;
         f.params_size = 1;
-        f.stream_count = 2;
+        f.stream_count = with_ctx ? 3 : 2;
         f.streams[0].data = lat->z_stream;
         f.streams[0].size = lat->z_size;
-        f.streams[1].data = y_stream;
-        f.streams[1].size = y_size;
+        for (int k = 0; k < (with_ctx ? 2 : 1); k++) {
+            f.streams[1 + k].data = y_stream[k];
+            f.streams[1 + k].size = y_size[k];
+        }
         st = nic_container_write(ctx, &f, out, size);
     }
 done:
-    free(y_stream);
+    free(y_stream[0]);
+    free(y_stream[1]);
     free(log_step);
+    free(step);
     free(sym);
+    free(sym_g);
     free(idx);
+    free(idx_g);
+    free(pos);
+    free(mean2);
+    free(ls2);
+    free(yq);
     return st;
 }
 
@@ -630,9 +732,12 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
         return NIC_FAIL(ctx, NIC_ERR_MISMATCH,
                         "%s: made with other weights of the hyper model (hash %08x; %s has %08x)",
                         name, file->weights_hash, c->path, c->weights_hash);
-    if (file->params_size != 1 || file->stream_count != 2)
+    const int with_ctx = c->hint.ctx_width > 0;
+    const unsigned streams = with_ctx ? 3 : 2;
+    if (file->params_size != 1 || file->stream_count != streams)
         return NIC_FAIL(ctx, NIC_ERR_FORMAT,
-                        "%s: a hyper file has 1 parameter byte and 2 streams, not %zu and %u", name,
+                        "%s: a hyper file %shas 1 parameter byte and %u streams, not %zu and %u",
+                        name, with_ctx ? "of a model with context " : "", streams,
                         file->params_size, file->stream_count);
     if (file->channels != 1 && file->channels != 3)
         return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "%s: %u channels (hyper codes 1 or 3)", name,
@@ -647,8 +752,13 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
     int32_t *sym = malloc(sizeof(int32_t) * ny), *log_step = malloc(sizeof(int32_t) * M);
     int64_t *step = malloc(sizeof(int64_t) * M);
     uint16_t *idx = malloc(sizeof(uint16_t) * ny);
+    /* with the context: each pass's elements, tables and symbols in stream order */
+    size_t *pos = with_ctx ? malloc(sizeof(size_t) * ny) : NULL;
+    uint16_t *idx_g = with_ctx ? malloc(sizeof(uint16_t) * ny) : NULL;
+    int32_t *sym_g = with_ctx ? malloc(sizeof(int32_t) * ny) : NULL;
     nic_status st = NIC_OK;
-    if (!zhat || !mean || !ls || !sym || !log_step || !step || !idx) {
+    if (!zhat || !mean || !ls || !sym || !log_step || !step || !idx ||
+        (with_ctx && (!pos || !idx_g || !sym_g))) {
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "%s: out of memory for %ux%u", name, file->width,
                       file->height);
         goto done;
@@ -666,20 +776,50 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
     free(zhat);
     zhat = NULL;
     nic_hyper_int_log_steps(&c->hint, t_from_quality(q), log_step);
-    y_indexes(c, ls, log_step, plane, idx);
-    free(ls);
-    ls = NULL;
-    st = nic_rans_decoder_init(ctx, &dec, file->streams[1].data, file->streams[1].size, name);
-    if (st == NIC_OK)
-        st = nic_gaussian_decode(ctx, &c->y_tables, &dec, NULL, idx, ny, sym);
-    if (st == NIC_OK)
-        st = nic_rans_decoder_finish(ctx, &dec, name);
-    if (st != NIC_OK)
-        goto done;
-    free(idx);
-    idx = NULL;
     for (int ch = 0; ch < M; ch++)
         step[ch] = nic_hyper_step_q20(log_step[ch]);
+    y_indexes(c, ls, log_step, plane, idx);
+    if (!with_ctx) {
+        st = nic_rans_decoder_init(ctx, &dec, file->streams[1].data, file->streams[1].size, name);
+        if (st == NIC_OK)
+            st = nic_gaussian_decode(ctx, &c->y_tables, &dec, NULL, idx, ny, sym);
+        if (st == NIC_OK)
+            st = nic_rans_decoder_finish(ctx, &dec, name);
+    }
+    for (int pass = 0; with_ctx && pass < 2 && st == NIC_OK; pass++) {
+        if (pass == 1) {
+            /* the anchors' y^ (in sym's place: they are not needed after) -> context */
+            int32_t *yq = sym_g;
+            anchors_yhat_q16(sym, mean, step, M, hy, wy, yq);
+            st = nic_hyper_int_context(ctx, &c->hint, yq, hy, wy, mean, ls);
+            if (st != NIC_OK)
+                break;
+            y_indexes(c, ls, log_step, plane, idx);
+        }
+        size_t n = pass_positions(M, hy, wy, pass, pos);
+        for (size_t j = 0; j < n; j++)
+            idx_g[j] = idx[pos[j]];
+        st = nic_rans_decoder_init(ctx, &dec, file->streams[1 + pass].data,
+                                   file->streams[1 + pass].size, name);
+        if (st == NIC_OK)
+            st = nic_gaussian_decode(ctx, &c->y_tables, &dec, NULL, idx_g, n, sym_g);
+        if (st == NIC_OK)
+            st = nic_rans_decoder_finish(ctx, &dec, name);
+        for (size_t j = 0; st == NIC_OK && j < n; j++)
+            sym[pos[j]] = sym_g[j];
+    }
+    if (st != NIC_OK)
+        goto done;
+    free(ls);
+    ls = NULL;
+    free(idx);
+    idx = NULL;
+    free(pos);
+    pos = NULL;
+    free(idx_g);
+    idx_g = NULL;
+    free(sym_g);
+    sym_g = NULL;
     st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
     if (st != NIC_OK)
         goto done;
@@ -700,6 +840,9 @@ done:
     free(log_step);
     free(step);
     free(idx);
+    free(pos);
+    free(idx_g);
+    free(sym_g);
     if (st != NIC_OK)
         nic_image_free(out);
     return st;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "models/likelihood.h"
+#include "nn/safetensors.h"
 
 #define LOG_SCALE_MIN NIC_HYPER_LOG_SCALE_MIN
 #define LOG_SCALE_MAX NIC_HYPER_LOG_SCALE_MAX
@@ -15,6 +16,7 @@ void nic_hyper_config_default(nic_hyper_config *cfg)
     cfg->n = 96;
     cfg->m = 128;
     cfg->nz = 64;
+    cfg->ctx = 0;
 }
 
 double nic_hyper_lambda(double t)
@@ -61,6 +63,12 @@ static nic_status declare(nic_context *ctx, const nic_hyper_config *cfg, nic_hyp
             snprintf(name, sizeof(name), "g_s.%d", 2 * i + 1);
             NIC_TRY(nic_gdn_block_declare(ctx, p, name, n, 1, &m->gs_gdn[i]));
         }
+    }
+    if (cfg->ctx < 0)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "hyper model: context width %d", cfg->ctx);
+    if (cfg->ctx > 0) {
+        NIC_TRY(nic_conv_block_declare(ctx, p, "ctx.0", 4 * M, cfg->ctx, 1, 1, 0, &m->cx[0]));
+        NIC_TRY(nic_conv_block_declare(ctx, p, "ctx.2", cfg->ctx, 2 * M, 1, 1, 0, &m->cx[1]));
     }
     int64_t s1[2] = {NIC_HYPER_Q_HIDDEN, 1}, s2[2] = {M, NIC_HYPER_Q_HIDDEN};
     int64_t b1[1] = {NIC_HYPER_Q_HIDDEN}, b2[1] = {M};
@@ -118,6 +126,11 @@ void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng)
         nic_gdn_block_init(&m->ga_gdn[i], p);
         nic_gdn_block_init(&m->gs_gdn[i], p);
     }
+    if (m->cfg.ctx > 0) {
+        nic_conv_block_init(&m->cx[0], p, rng);
+        memset(nn_param_data(p, m->cx[1].weight), 0, p->items[m->cx[1].weight].count * sizeof(float));
+        memset(nn_param_data(p, m->cx[1].bias), 0, p->items[m->cx[1].bias].count * sizeof(float));
+    }
     float *w1 = nn_param_data(p, m->q1_w), *bb1 = nn_param_data(p, m->q1_b);
     for (int j = 0; j < NIC_HYPER_Q_HIDDEN; j++) {
         w1[j] = 2.0f * nn_rng_uniform(rng) - 1.0f;
@@ -137,6 +150,73 @@ void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng)
         nic_fp_init(nn_param_data(p, m->prior), m->cfg.nz, u);
         free(u);
     }
+}
+
+nic_status nic_hyper_model_load(nic_context *ctx, nic_hyper_model *m, const char *path)
+{
+    if (m->cfg.ctx == 0)
+        return nn_weights_load_ex(ctx, path, &m->params, "z_tables.");
+    nn_st_file f;
+    NIC_TRY(nn_st_read_file(ctx, path, &f));
+    int has_ctx = nn_st_find(&f, "ctx.0.weight") != NULL;
+    nn_st_free(&f);
+    if (has_ctx)
+        return nn_weights_load_ex(ctx, path, &m->params, "z_tables.");
+    /* a model without context: load it as such, then copy what both have */
+    nic_hyper_config plain = m->cfg;
+    plain.ctx = 0;
+    nic_hyper_model tmp;
+    NIC_TRY(nic_hyper_model_create_values(ctx, &plain, &tmp));
+    nic_status st = nn_weights_load_ex(ctx, path, &tmp.params, "z_tables.");
+    for (int i = 0; st == NIC_OK && i < tmp.params.count; i++) {
+        int j = nn_params_find(&m->params, tmp.params.items[i].name);
+        if (j < 0 || m->params.items[j].count != tmp.params.items[i].count)
+            st = NIC_FAIL(ctx, NIC_ERR_INTERNAL, "hyper model: no place for '%s'",
+                          tmp.params.items[i].name);
+        else
+            memcpy(nn_param_data(&m->params, j), nn_param_data(&tmp.params, i),
+                   tmp.params.items[i].count * sizeof(float));
+    }
+    nic_hyper_model_free(&tmp);
+    return st;
+}
+
+void nic_hyper_ctx_gather(const float *yhat, int batch, int m, int h, int w, float *in)
+{
+    static const int dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
+    const size_t plane = (size_t)h * w;
+    for (int b = 0; b < batch; b++)
+        for (int d = 0; d < 4; d++)
+            for (int c = 0; c < m; c++) {
+                const float *src = yhat + ((size_t)b * m + c) * plane;
+                float *dst = in + ((size_t)b * 4 * m + (size_t)d * m + c) * plane;
+                for (int r = 0; r < h; r++)
+                    for (int col = 0; col < w; col++) {
+                        int nr = r + dr[d], nc = col + dc[d];
+                        int ok = !nic_hyper_is_anchor(r, col) && nr >= 0 && nr < h && nc >= 0 &&
+                                 nc < w;
+                        dst[(size_t)r * w + col] = ok ? src[(size_t)nr * w + nc] : 0.0f;
+                    }
+            }
+}
+
+/* The adjoint of nic_hyper_ctx_gather: adds din's entries into dyhat. */
+static void ctx_scatter(const float *din, int batch, int m, int h, int w, float *dyhat)
+{
+    static const int dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
+    const size_t plane = (size_t)h * w;
+    for (int b = 0; b < batch; b++)
+        for (int d = 0; d < 4; d++)
+            for (int c = 0; c < m; c++) {
+                float *dst = dyhat + ((size_t)b * m + c) * plane;
+                const float *src = din + ((size_t)b * 4 * m + (size_t)d * m + c) * plane;
+                for (int r = 0; r < h; r++)
+                    for (int col = 0; col < w; col++) {
+                        int nr = r + dr[d], nc = col + dc[d];
+                        if (!nic_hyper_is_anchor(r, col) && nr >= 0 && nr < h && nc >= 0 && nc < w)
+                            dst[(size_t)nr * w + nc] += src[(size_t)r * w + col];
+                    }
+            }
 }
 
 void nic_hyper_q_forward(const nic_hyper_model *m, float t, float *hidden, float *log_step)
@@ -191,6 +271,11 @@ struct nic_hyper_trainer {
     int batch, crop;
     int first, global; /* shard of a global batch (nic_hyper_trainer_set_shard) */
     size_t hw_y, hw_z; /* positions per channel of y and z */
+    int hy, wy;
+    /* context network (cfg.ctx > 0): input, hidden pre-activation and ReLU, output */
+    act ctx_in, ctx_out[2], ctx_relu;
+    act mu_eff, ls_eff; /* the mean and log-scale the rate uses (with the context) */
+    double *dstep;      /* [batch][m] gradient of each step, summed over both passes */
     /* analysis */
     act ga_out[4], ga_gdn[3], ga_norm[3], ga_sq[3];
     act ha_out[3], ha_relu[2];
@@ -232,6 +317,9 @@ void nic_hyper_trainer_destroy(nic_hyper_trainer *t)
         nic_conv_block_release(&m->ga[i]);
         nic_conv_block_release(&m->gs[i]);
     }
+    if (m->cfg.ctx > 0)
+        for (int i = 0; i < 2; i++)
+            nic_conv_block_release(&m->cx[i]);
     for (int i = 0; i < 3; i++) {
         nic_conv_block_release(&m->ha[i]);
         nic_conv_block_release(&m->hm[i]);
@@ -248,6 +336,7 @@ void nic_hyper_trainer_destroy(nic_hyper_trainer *t)
     nn_free(t->q_hidden);
     nn_free(t->log_step);
     nn_free(t->dlog_step);
+    free(t->dstep);
     free(t);
 }
 
@@ -351,6 +440,17 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
     TRY_OR_FAIL(act_alloc(ctx, t, &t->sigma_q, ny));
     TRY_OR_FAIL(act_alloc(ctx, t, &t->yhat_q, ny));
     TRY_OR_FAIL(act_alloc(ctx, t, &t->yhat, ny));
+    t->hy = hy;
+    t->wy = wy;
+    if (c->ctx > 0) {
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->ctx_in, 4 * ny));
+        h = hy;
+        w = wy;
+        TRY_OR_FAIL(plan_chain(ctx, eng, t, m->cx, 2, &h, &w, conv_flags, t->ctx_out, 0));
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->ctx_relu, t->ctx_out[0].n));
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->mu_eff, ny));
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->ls_eff, ny));
+    }
     h = hy;
     w = wy;
     TRY_OR_FAIL(plan_chain(ctx, eng, t, m->gs, 4, &h, &w, conv_flags, t->gs_out, 0));
@@ -367,7 +467,8 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
     t->q_hidden = nn_alloc((size_t)batch * NIC_HYPER_Q_HIDDEN * sizeof(float));
     t->log_step = nn_alloc((size_t)batch * c->m * sizeof(float));
     t->dlog_step = nn_alloc((size_t)batch * c->m * sizeof(float));
-    if (!t->dz_extra || !t->q_hidden || !t->log_step || !t->dlog_step) {
+    t->dstep = calloc((size_t)batch * c->m, sizeof(double));
+    if (!t->dz_extra || !t->q_hidden || !t->log_step || !t->dlog_step || !t->dstep) {
         nic_hyper_trainer_destroy(t);
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "hyper trainer: out of memory");
     }
@@ -415,6 +516,117 @@ static float round_half_even(float x)
 static void relu_fwd(const act *in, act *out)
 {
     nn_relu_forward(in->v, in->n, out->v);
+}
+
+/* Whether position i of a plane of width w takes part in a pass: -1 all,
+ * 0 anchors, 1 the others. */
+static inline int in_pass(size_t i, int w, int pass)
+{
+    return pass < 0 || nic_hyper_is_anchor((int)(i / (size_t)w), (int)(i % (size_t)w)) == !pass;
+}
+
+/* The quantizer over the elements of one pass, given the mean and log-scale. */
+static void quant_forward(nic_hyper_trainer *t, const float *y, const float *mu,
+                          const float *log_scale, uint64_t seed, int train, int pass)
+{
+    const int B = t->batch, M = t->m->cfg.m;
+    const size_t hwy = t->hw_y;
+    for (int b = 0; b < B; b++) {
+        for (int c = 0; c < M; c++) {
+            float step = expf(t->log_step[(size_t)b * M + c]);
+            size_t o = ((size_t)b * M + c) * hwy;
+            for (size_t i = 0; i < hwy; i++) {
+                if (!in_pass(i, t->wy, pass))
+                    continue;
+                float yq = y[o + i] / step;
+                float mq = mu[o + i] / step;
+                float ls = log_scale[o + i];
+                ls = ls < LOG_SCALE_MIN ? LOG_SCALE_MIN : (ls > LOG_SCALE_MAX ? LOG_SCALE_MAX : ls);
+                t->y_q.v[o + i] = yq;
+                t->sigma_q.v[o + i] = expf(ls) / step;
+                float r = round_half_even(yq - mq);
+                float u = train ? nn_noise_uniform(seed, nn_noise_index((uint64_t)(t->first + b),
+                                                                        1, (size_t)c * hwy + i))
+                                : 0.0f;
+                /* train 2: noise for the synthesis too (then the gradient is exact) */
+                float q = train == 2 ? yq - mq + u : r;
+                t->yhat_q.v[o + i] = q + mq;
+                t->yhat.v[o + i] = (q + mq) * step;
+                t->v.v[o + i] = train ? yq - mq + u : r;
+            }
+        }
+    }
+}
+
+/* Backward of the quantizer over one pass (the chain rule in docs/CODEC.md):
+ * writes dy, dmu, dls at the pass's elements and adds to t->dstep. */
+static void quant_backward(nic_hyper_trainer *t, const float *mu, const float *log_scale,
+                           float *dy, float *dmu, float *dls, int pass)
+{
+    const int B = t->batch, M = t->m->cfg.m;
+    const size_t hwy = t->hw_y;
+    for (int b = 0; b < B; b++) {
+        for (int c = 0; c < M; c++) {
+            float step = expf(t->log_step[(size_t)b * M + c]);
+            size_t o = ((size_t)b * M + c) * hwy;
+            double dstep = 0;
+            for (size_t i = 0; i < hwy; i++) {
+                if (!in_pass(i, t->wy, pass))
+                    continue;
+                size_t k = o + i;
+                float dyhat = t->yhat.d[k];
+                float dyq = dyhat * step + t->v.d[k]; /* STE through rounding + rate */
+                float dmq = -t->v.d[k];
+                float sq = t->sigma_q.v[k];
+                float mq = mu[k] / step;
+                dstep += (double)dyhat * t->yhat_q.v[k] - (double)dyq * t->y_q.v[k] / step -
+                         (double)dmq * mq / step - (double)t->sigma_q.d[k] * sq / step;
+                dy[k] = dyq / step;
+                dmu[k] = dmq / step;
+                float ls = log_scale[k];
+                dls[k] = (ls < LOG_SCALE_MIN || ls > LOG_SCALE_MAX) ? 0.0f : t->sigma_q.d[k] * sq;
+            }
+            t->dstep[(size_t)b * M + c] += dstep;
+        }
+    }
+}
+
+/* mean and log-scale with the context's corrections at the non-anchors */
+static void ctx_apply(nic_hyper_trainer *t, const float *mu, const float *log_scale)
+{
+    const int B = t->batch, M = t->m->cfg.m;
+    const size_t hwy = t->hw_y;
+    const float *o = t->ctx_out[1].v;
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < M; c++) {
+            size_t k0 = ((size_t)b * M + c) * hwy;
+            const float *om = o + ((size_t)b * 2 * M + c) * hwy;
+            const float *os = o + ((size_t)b * 2 * M + M + c) * hwy;
+            for (size_t i = 0; i < hwy; i++) {
+                int na = in_pass(i, t->wy, 1);
+                t->mu_eff.v[k0 + i] = mu[k0 + i] + (na ? om[i] : 0.0f);
+                t->ls_eff.v[k0 + i] = log_scale[k0 + i] + (na ? os[i] : 0.0f);
+            }
+        }
+}
+
+/* the context output's gradient: the non-anchors' mean and log-scale gradients */
+static void ctx_output_grad(nic_hyper_trainer *t, const float *dmu, const float *dls)
+{
+    const int B = t->batch, M = t->m->cfg.m;
+    const size_t hwy = t->hw_y;
+    float *d = t->ctx_out[1].d;
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < M; c++) {
+            size_t k0 = ((size_t)b * M + c) * hwy;
+            float *dm = d + ((size_t)b * 2 * M + c) * hwy;
+            float *ds = d + ((size_t)b * 2 * M + M + c) * hwy;
+            for (size_t i = 0; i < hwy; i++) {
+                int na = in_pass(i, t->wy, 1);
+                dm[i] = na ? dmu[k0 + i] : 0.0f;
+                ds[i] = na ? dls[k0 + i] : 0.0f;
+            }
+        }
 }
 
 nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const float *x,
@@ -474,29 +686,20 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
     for (int b = 0; b < B; b++)
         nic_hyper_q_forward(m, t_rate[b], t->q_hidden + (size_t)b * NIC_HYPER_Q_HIDDEN,
                             t->log_step + (size_t)b * M);
-    const size_t hwy = t->hw_y;
-    for (int b = 0; b < B; b++) {
-        for (int c = 0; c < M; c++) {
-            float step = expf(t->log_step[(size_t)b * M + c]);
-            size_t o = ((size_t)b * M + c) * hwy;
-            for (size_t i = 0; i < hwy; i++) {
-                float yq = y[o + i] / step;
-                float mq = mu[o + i] / step;
-                float ls = log_scale[o + i];
-                ls = ls < LOG_SCALE_MIN ? LOG_SCALE_MIN : (ls > LOG_SCALE_MAX ? LOG_SCALE_MAX : ls);
-                t->y_q.v[o + i] = yq;
-                t->sigma_q.v[o + i] = expf(ls) / step;
-                float r = round_half_even(yq - mq);
-                float u = train ? nn_noise_uniform(seed, nn_noise_index((uint64_t)(t->first + b),
-                                                                        1, (size_t)c * hwy + i))
-                                : 0.0f;
-                /* train 2: noise for the synthesis too (then the gradient is exact) */
-                float q = train == 2 ? yq - mq + u : r;
-                t->yhat_q.v[o + i] = q + mq;
-                t->yhat.v[o + i] = (q + mq) * step;
-                t->v.v[o + i] = train ? yq - mq + u : r;
-            }
-        }
+    const float *mu_eff = mu, *ls_eff = log_scale;
+    if (m->cfg.ctx > 0) {
+        /* anchors with the hyperprior alone, then the context from their y^ */
+        quant_forward(t, y, mu, log_scale, seed, train, 0);
+        nic_hyper_ctx_gather(t->yhat.v, B, M, t->hy, t->wy, t->ctx_in.v);
+        NIC_TRY(nic_conv_block_forward(ctx, &m->cx[0], p, t->ctx_in.v, t->ctx_out[0].v));
+        relu_fwd(&t->ctx_out[0], &t->ctx_relu);
+        NIC_TRY(nic_conv_block_forward(ctx, &m->cx[1], p, t->ctx_relu.v, t->ctx_out[1].v));
+        ctx_apply(t, mu, log_scale);
+        mu_eff = t->mu_eff.v;
+        ls_eff = t->ls_eff.v;
+        quant_forward(t, y, mu_eff, ls_eff, seed, train, 1);
+    } else {
+        quant_forward(t, y, mu, log_scale, seed, train, -1);
     }
 
     /* ---- synthesis */
@@ -557,28 +760,27 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
     }
     /* ---- backward: quantization (see the chain rule in docs/CODEC.md) */
     float *dy = t->ga_out[3].d, *dmu = t->hm_out[2].d, *dls = t->hs_out[2].d;
-    for (int b = 0; b < B; b++) {
-        for (int c = 0; c < M; c++) {
-            float step = expf(t->log_step[(size_t)b * M + c]);
-            size_t o = ((size_t)b * M + c) * hwy;
-            double dstep = 0;
-            for (size_t i = 0; i < hwy; i++) {
-                size_t k = o + i;
-                float dyhat = t->yhat.d[k];
-                float dyq = dyhat * step + t->v.d[k]; /* STE through rounding + rate */
-                float dmq = -t->v.d[k];
-                float sq = t->sigma_q.v[k];
-                float mq = mu[k] / step;
-                dstep += (double)dyhat * t->yhat_q.v[k] - (double)dyq * t->y_q.v[k] / step -
-                         (double)dmq * mq / step - (double)t->sigma_q.d[k] * sq / step;
-                dy[k] = dyq / step;
-                dmu[k] = dmq / step;
-                float ls = log_scale[k];
-                dls[k] = (ls < LOG_SCALE_MIN || ls > LOG_SCALE_MAX) ? 0.0f : t->sigma_q.d[k] * sq;
-            }
-            t->dlog_step[(size_t)b * M + c] = (float)(dstep * step);
-        }
+    memset(t->dstep, 0, sizeof(double) * B * M);
+    if (m->cfg.ctx > 0) {
+        /* non-anchors first: their mean and scale reach the anchors' y^ through
+         * the context, whose gradient the anchors' pass then includes */
+        quant_backward(t, mu_eff, ls_eff, dy, dmu, dls, 1);
+        ctx_output_grad(t, dmu, dls);
+        NIC_TRY(nic_conv_block_backward(ctx, &m->cx[1], p, t->ctx_relu.v, t->ctx_out[1].d,
+                                        t->ctx_relu.d));
+        nn_relu_backward(t->ctx_out[0].v, t->ctx_relu.d, t->ctx_out[0].n, t->ctx_out[0].d);
+        NIC_TRY(nic_conv_block_backward(ctx, &m->cx[0], p, t->ctx_in.v, t->ctx_out[0].d,
+                                        t->ctx_in.d));
+        ctx_scatter(t->ctx_in.d, B, M, t->hy, t->wy, t->yhat.d);
+        quant_backward(t, mu_eff, ls_eff, dy, dmu, dls, 0);
+    } else {
+        quant_backward(t, mu_eff, ls_eff, dy, dmu, dls, -1);
     }
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < M; c++) {
+            size_t bc = (size_t)b * M + c;
+            t->dlog_step[bc] = (float)(t->dstep[bc] * expf(t->log_step[bc]));
+        }
     for (int b = 0; b < B; b++)
         q_backward(m, t_rate[b], t->q_hidden + (size_t)b * NIC_HYPER_Q_HIDDEN,
                    t->dlog_step + (size_t)b * M);

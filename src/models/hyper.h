@@ -7,6 +7,9 @@
  *   h_s_mean, h_s_scale  z -> mean, log-scale of y: 2 x (convT 5x5 s2) + ReLU, conv 3x3
  *   g_s    y^ -> x^      4 x (convT 5x5 s2), inverse GDN between
  *   q      t -> log step per channel of y: dense 1 -> 32, ReLU, dense 32 -> M
+ *   ctx    (optional) checkerboard context: the decoded anchors (positions
+ *          with row + column even) around a non-anchor -> corrections of its
+ *          mean and log-scale: 1x1 conv 4M -> C, ReLU, 1x1 conv C -> 2M
  *
  * The rate parameter t in [0, 1] maps to lambda log-linearly between
  * NIC_HYPER_LAMBDA_MIN and _MAX; one model covers that whole range. y is
@@ -18,8 +21,8 @@
 
 #include "models/blocks.h"
 
-#define NIC_HYPER_LAMBDA_MIN 0.0001
-#define NIC_HYPER_LAMBDA_MAX 0.025
+#define NIC_HYPER_LAMBDA_MIN 0.00005
+#define NIC_HYPER_LAMBDA_MAX 0.02
 #define NIC_HYPER_Q_HIDDEN 32
 /* log step = OFFSET + SLOPE t + network(t): a fixed prior line (coarser steps at
  * low rates) that the network corrects; see docs/CODEC.md. */
@@ -33,7 +36,15 @@ typedef struct nic_hyper_config {
     int n;  /* channels of the transforms */
     int m;  /* channels of y */
     int nz; /* channels of z */
+    int ctx; /* hidden channels of the checkerboard context network; 0 = none */
 } nic_hyper_config;
+
+/* Checkerboard positions of y: anchors (row + column even) are coded first
+ * with the hyperprior alone; the others also see their four anchor neighbours. */
+static inline int nic_hyper_is_anchor(int row, int col)
+{
+    return ((row + col) & 1) == 0;
+}
 
 void nic_hyper_config_default(nic_hyper_config *cfg);
 /* lambda of rate parameter t in [0, 1]. */
@@ -44,6 +55,7 @@ typedef struct nic_hyper_model {
     nn_params params;
     nic_conv_block ga[4], ha[3], hm[3], hs[3], gs[4];
     nic_gdn_block ga_gdn[3], gs_gdn[3];
+    nic_conv_block cx[2];       /* context network (cfg.ctx > 0) */
     int q1_w, q1_b, q2_w, q2_b; /* dense layers of the quantization network */
     int prior;                  /* factorized prior of z: [nz][per-channel count] */
 } nic_hyper_model;
@@ -55,7 +67,16 @@ nic_status nic_hyper_model_create(nic_context *ctx, const nic_hyper_config *cfg,
 nic_status nic_hyper_model_create_values(nic_context *ctx, const nic_hyper_config *cfg,
                                          nic_hyper_model *m);
 void nic_hyper_model_free(nic_hyper_model *m);
+/* Random weights; the context network's last layer starts at zero, so a new
+ * context leaves the model's predictions as they were. */
 void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng);
+/* Loads weights (a checkpoint's or an exported model's). A model with a context
+ * network may load a file without one: the context keeps its current values. */
+nic_status nic_hyper_model_load(nic_context *ctx, nic_hyper_model *m, const char *path);
+/* The context network's input for one image or batch: in[b][d M + c] at a
+ * non-anchor (row, col) holds yhat[b][c] at its neighbour d (up, down, left,
+ * right; 0 outside the picture); at anchors it is 0. */
+void nic_hyper_ctx_gather(const float *yhat, int batch, int m, int h, int w, float *in);
 
 /* Log steps of y's channels for rate parameter t (out: m values). */
 void nic_hyper_q_forward(const nic_hyper_model *m, float t, float *hidden, float *log_step);

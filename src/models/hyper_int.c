@@ -90,6 +90,14 @@ nic_status nic_hyper_int_create(nic_context *ctx, const nic_hyper_model *model,
     }
     hi->isa = nn_isa_best();
     const nn_params *p = &model->params;
+    if (st == NIC_OK && model->cfg.ctx > 0) {
+        const nic_conv_block *cx = model->cx;
+        hi->ctx_width = model->cfg.ctx;
+        for (int i = 0; i < 2 && st == NIC_OK; i++)
+            st = nic_qconv_init(ctx, &hi->ctx[i], nn_param_data(p, cx[i].weight),
+                                nn_param_data(p, cx[i].bias), cx[i].c_in, cx[i].c_out, 1, 1, 0,
+                                i == 0);
+    }
     const float *w1 = nn_param_data(p, model->q1_w), *b1 = nn_param_data(p, model->q1_b);
     const float *w2 = nn_param_data(p, model->q2_w), *b2 = nn_param_data(p, model->q2_b);
     for (int j = 0; j < NIC_HYPER_Q_HIDDEN; j++) {
@@ -120,6 +128,8 @@ void nic_hyper_int_free(nic_hyper_int *hi)
         fast_layer_free(&hi->mean_k[i]);
         fast_layer_free(&hi->scale_k[i]);
     }
+    nic_qconv_free(&hi->ctx[0]);
+    nic_qconv_free(&hi->ctx[1]);
     free(hi->q2_w);
     free(hi->q2_b);
     memset(hi, 0, sizeof(*hi));
@@ -248,6 +258,69 @@ nic_status nic_hyper_int_heads_reference(nic_context *ctx, const nic_hyper_int *
     free(b);
     free(acc);
     return NIC_OK;
+}
+
+#define CTX_CHUNK 4096 /* non-anchor positions per pass of the context network */
+
+static int32_t sat_add(int32_t a, int32_t b)
+{
+    int64_t v = (int64_t)a + b;
+    return (int32_t)(v > INT32_MAX ? INT32_MAX : (v < -(int64_t)INT32_MAX ? -INT32_MAX : v));
+}
+
+nic_status nic_hyper_int_context(nic_context *ctx, const nic_hyper_int *hi,
+                                 const int32_t *yhat_q16, int hy, int wy, int32_t *mean_q16,
+                                 int32_t *log_scale_q16)
+{
+    if (hi->ctx_width <= 0)
+        return NIC_OK;
+    static const int dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
+    const int M = hi->m, C = hi->ctx_width, wide = C > 2 * M ? C : 2 * M;
+    const size_t plane = (size_t)hy * wy;
+    int32_t *x = malloc(sizeof(int32_t) * 4 * M * CTX_CHUNK);
+    int32_t *h = malloc(sizeof(int32_t) * C * CTX_CHUNK);
+    int32_t *o = malloc(sizeof(int32_t) * 2 * M * CTX_CHUNK);
+    int64_t *acc = malloc(sizeof(int64_t) * wide * CTX_CHUNK);
+    size_t *pos = malloc(sizeof(size_t) * CTX_CHUNK);
+    nic_status st = NIC_OK;
+    if (!x || !h || !o || !acc || !pos) {
+        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "integer context: out of memory");
+        goto done;
+    }
+    size_t next = 0; /* raster position the next chunk starts from */
+    while (next < plane) {
+        int n = 0;
+        for (; next < plane && n < CTX_CHUNK; next++)
+            if (!nic_hyper_is_anchor((int)(next / wy), (int)(next % wy)))
+                pos[n++] = next;
+        if (n == 0)
+            break;
+        /* x [4M][n]: the four neighbours of each position, channel by channel */
+        for (int d = 0; d < 4; d++)
+            for (int c = 0; c < M; c++) {
+                int32_t *dst = x + ((size_t)d * M + c) * n;
+                const int32_t *src = yhat_q16 + (size_t)c * plane;
+                for (int k = 0; k < n; k++) {
+                    int r = (int)(pos[k] / wy) + dr[d], col = (int)(pos[k] % wy) + dc[d];
+                    dst[k] = (r >= 0 && r < hy && col >= 0 && col < wy) ? src[(size_t)r * wy + col] : 0;
+                }
+            }
+        nic_qconv_forward(&hi->ctx[0], x, 1, n, h, acc);
+        nic_qconv_forward(&hi->ctx[1], h, 1, n, o, acc);
+        for (int c = 0; c < M; c++)
+            for (int k = 0; k < n; k++) {
+                size_t e = (size_t)c * plane + pos[k];
+                mean_q16[e] = sat_add(mean_q16[e], o[(size_t)c * n + k]);
+                log_scale_q16[e] = sat_add(log_scale_q16[e], o[(size_t)(M + c) * n + k]);
+            }
+    }
+done:
+    free(x);
+    free(h);
+    free(o);
+    free(acc);
+    free(pos);
+    return st;
 }
 
 void nic_hyper_int_log_steps(const nic_hyper_int *hi, int32_t t_q16, int32_t *log_step_q16)

@@ -32,6 +32,8 @@ typedef struct nic_hyper_int {
     nn_isa isa; /* any gives the same bits; the best by default */
     int32_t q1_w[NIC_HYPER_Q_HIDDEN];
     int64_t q1_b[NIC_HYPER_Q_HIDDEN];
+    int ctx_width;  /* hidden channels of the context network; 0 = none */
+    nic_qconv ctx[2]; /* its 1x1 layers: 4m -> ctx_width (ReLU) -> 2m */
     int32_t *q2_w; /* [m][hidden] */
     int64_t *q2_b; /* [m], with the prior offset folded in */
 } nic_hyper_int;
@@ -48,6 +50,14 @@ nic_status nic_hyper_int_heads(nic_context *ctx, const nic_hyper_int *hi, const 
 nic_status nic_hyper_int_heads_reference(nic_context *ctx, const nic_hyper_int *hi,
                                          const int32_t *zhat, int hz, int wz, int32_t *mean_q16,
                                          int32_t *log_scale_q16);
+
+/* The checkerboard context (hi->ctx_width > 0; else nothing): from y^ in Q16
+ * at the anchors (yhat_q16 [m][hy][wy]; other entries are not read), adds its
+ * corrections to mean_q16 and log_scale_q16 at every non-anchor position
+ * (nic_hyper_is_anchor). Exact integer arithmetic, any thread count. */
+nic_status nic_hyper_int_context(nic_context *ctx, const nic_hyper_int *hi,
+                                 const int32_t *yhat_q16, int hy, int wy, int32_t *mean_q16,
+                                 int32_t *log_scale_q16);
 
 /* log steps (Q16, natural log) of the m channels for t = t_q16 / 2^16. */
 void nic_hyper_int_log_steps(const nic_hyper_int *hi, int32_t t_q16, int32_t *log_step_q16);

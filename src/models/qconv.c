@@ -102,7 +102,12 @@ void nic_qconv_forward(const nic_qconv *q, const int32_t *x, int h, int w, int32
             const int32_t *xp = x + (size_t)ic * in_hw;
             const int32_t *wp = q->transposed ? q->w + ((size_t)ic * q->c_out + oc) * k * k
                                               : q->w + ((size_t)oc * q->c_in + ic) * k * k;
-            if (q->transposed) {
+            if (k == 1 && s == 1) {
+                /* 1x1: one weight per input channel */
+                const int64_t wv = wp[0];
+                for (size_t i = 0; i < out_hw; i++)
+                    acc[i] += (int64_t)xp[i] * wv;
+            } else if (q->transposed) {
                 /* y(iy*s - pad + ky, ix*s - pad + kx) += w(ky, kx) x(iy, ix) */
                 for (int iy = 0; iy < h; iy++)
                     for (int ky = 0; ky < k; ky++) {

@@ -157,6 +157,68 @@ static void test_bf16_step(nic_context *ctx, const float *x, const float *t_rate
     nn_engine_destroy(eng);
 }
 
+/* The checkerboard context: with its last layer at zero (a new context) the
+ * model computes exactly what the same model without context does; with
+ * random weights its gradient (through both passes of the quantizer and into
+ * the anchors' y^) matches finite differences. */
+static void test_context(nic_context *ctx, const float *x, const float *t_rate, int B, int S)
+{
+    nic_hyper_config plain = {.n = 4, .m = 6, .nz = 3}, with = plain;
+    with.ctx = 5;
+    nic_hyper_model m0, m1;
+    CHECK_STATUS(nic_hyper_model_create(ctx, &plain, &m0), NIC_OK);
+    CHECK_STATUS(nic_hyper_model_create(ctx, &with, &m1), NIC_OK);
+    nn_rng rng;
+    nn_rng_seed(&rng, 5);
+    nic_hyper_model_init(&m0, &rng);
+    nn_rng_seed(&rng, 6);
+    nic_hyper_model_init(&m1, &rng);
+    for (int i = 0; i < m0.params.count; i++) {
+        int j = nn_params_find(&m1.params, m0.params.items[i].name);
+        CHECK(j >= 0);
+        if (j >= 0)
+            memcpy(nn_param_data(&m1.params, j), nn_param_data(&m0.params, i),
+                   m0.params.items[i].count * sizeof(float));
+    }
+    CHECK(nn_params_find(&m1.params, "ctx.0.weight") >= 0 &&
+          nn_params_find(&m1.params, "ctx.2.bias") >= 0);
+    nic_hyper_trainer *t0 = NULL, *t1 = NULL;
+    CHECK_STATUS(nic_hyper_trainer_create(ctx, NULL, &m0, B, S, NN_CONV_REFERENCE, &t0), NIC_OK);
+    CHECK_STATUS(nic_hyper_trainer_create(ctx, NULL, &m1, B, S, NN_CONV_REFERENCE, &t1), NIC_OK);
+    if (!t0 || !t1)
+        return;
+    for (int train = 0; train <= 1; train++) {
+        nn_rng r0, r1;
+        nn_rng_seed(&r0, 3);
+        nn_rng_seed(&r1, 3);
+        nic_hyper_stats s0, s1;
+        CHECK_STATUS(nic_hyper_train_step(ctx, t0, x, t_rate, &r0, train, &s0), NIC_OK);
+        CHECK_STATUS(nic_hyper_train_step(ctx, t1, x, t_rate, &r1, train, &s1), NIC_OK);
+        CHECK_MSG(s0.loss == s1.loss && s0.bpp == s1.bpp,
+                  "train %d: a zero context changed the loss %.9g -> %.9g", train, s0.loss,
+                  s1.loss);
+    }
+    /* a context that does something */
+    int w2 = nn_params_find(&m1.params, "ctx.2.weight"), b2 = nn_params_find(&m1.params, "ctx.2.bias");
+    for (size_t i = 0; i < m1.params.items[w2].count; i++)
+        nn_param_data(&m1.params, w2)[i] = 0.3f * (nn_rng_uniform(&rng) - 0.5f);
+    for (size_t i = 0; i < m1.params.items[b2].count; i++)
+        nn_param_data(&m1.params, b2)[i] = 0.2f * (nn_rng_uniform(&rng) - 0.5f);
+    nic_hyper_stats s2;
+    nn_rng_seed(&rng, 3);
+    CHECK_STATUS(nic_hyper_train_step(ctx, t1, x, t_rate, &rng, 0, &s2), NIC_OK);
+    CHECK(isfinite(s2.loss));
+    hyper_loss_args args = {ctx, t1, x, t_rate};
+    int checked = 0;
+    int bad = model_gradient_check(&m1.params, hyper_loss, &args, 3, 2e-3f, 0.05, 2e-4, &checked);
+    CHECK_MSG(bad <= checked / 50, "context model: %d of %d gradient entries off", bad, checked);
+    printf("context model gradient check: %d of %d entries outside 5 %%\n", bad, checked);
+    nic_hyper_trainer_destroy(t0);
+    nic_hyper_trainer_destroy(t1);
+    nic_hyper_model_free(&m0);
+    nic_hyper_model_free(&m1);
+}
+
 int main(void)
 {
     nic_context *ctx = nic_context_create();
@@ -192,6 +254,7 @@ int main(void)
 
     test_shards(ctx, &m, tr, x, t_rate, B, S);
     test_bf16_step(ctx, x, t_rate, B, S);
+    test_context(ctx, x, t_rate, B, S);
 
     /* Rounding mode: a real estimate; more bits at the higher rate parameter. */
     nn_rng_seed(&rng, 1);
