@@ -775,8 +775,13 @@ int cmd_train(int argc, char **argv)
                 printf("resuming %s at step %lld\n", ckpt, (long long)opt.step);
         } else if (o.init) {
             /* a weights file, or an exported model (weights + its entropy tables) */
-            if (o.ctx > 0)
-                nic_hyper_model_init(&model, &rng); /* the context's start, if o.init has none */
+            if (o.ctx > 0) {
+                /* the context's start, if o.init has none; from its own generator, so
+                 * that the run draws the same noise and rates as one without context */
+                nn_rng init_rng;
+                nn_rng_seed(&init_rng, (uint64_t)o.seed ^ 0x5bd1e995u);
+                nic_hyper_model_init(&model, &init_rng);
+            }
             st = nic_hyper_model_load(ctx, &model, o.init);
             if (st == NIC_OK)
                 printf("new run in %s, weights from %s\n", out_dir, o.init);
