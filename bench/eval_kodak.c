@@ -99,8 +99,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "eval_kodak: %s\n", nic_context_error(ctx));
         return 1;
     }
-    printf("model: %s (weights %08x), N=%d M=%d NZ=%d\n", c->path, c->weights_hash, c->model.cfg.n,
-           c->model.cfg.m, c->model.cfg.nz);
+    printf("model: %s (weights %08x), N=%d M=%d NZ=%d, context %d\n", c->path, c->weights_hash,
+           c->model.cfg.n, c->model.cfg.m, c->model.cfg.nz, c->model.cfg.ctx);
+    /* with a context: bytes of the anchors' and the other half's y streams per setting */
+    double half_bytes[NQ][2] = {{0}};
 
     acc nic_acc[NQ] = {{0}}, jpg_acc[NJ] = {{0}};
     acc bud_nic[NB] = {{0}}, bud_jpg[NB] = {{0}};
@@ -135,6 +137,11 @@ int main(int argc, char **argv)
                 return 1;
             }
             add(&nic_acc[i], size * 8.0 / pixels, &q);
+            nic_container f;
+            if (c->model.cfg.ctx > 0 && nic_container_parse(ctx, buf, size, "eval", 0, &f) == NIC_OK &&
+                f.stream_count == 3)
+                for (int h = 0; h < 2; h++)
+                    half_bytes[i][h] += (double)f.streams[1 + h].size;
             if (csv)
                 fprintf(csv, "kodim%02d,nic,q%d,%zu,%.5f,%.4f,%.6f\n", k, nic_qs[i], size,
                         size * 8.0 / pixels, q.psnr_rgb, q.ms_ssim);
@@ -202,6 +209,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < NJ; i++)
         printf("| JPEG (libjpeg-turbo, optimized) | q=%d | %.4f | %.2f | %.4f |\n", jpeg_qs[i],
                jpg_acc[i].bpp / images, jpg_acc[i].psnr / images, jpg_acc[i].msssim / images);
+    if (c->model.cfg.ctx > 0) {
+        printf("\nCheckerboard context: bytes of y per half (anchors: hyperprior alone; the "
+               "others: with the context), summed over the images\n\n");
+        printf("| setting | anchors | others | others / anchors |\n|---|---|---|---|\n");
+        for (int i = 0; i < NQ; i++)
+            printf("| q=%d | %.0f | %.0f | %.3f |\n", nic_qs[i], half_bytes[i][0], half_bytes[i][1],
+                   half_bytes[i][0] > 0 ? half_bytes[i][1] / half_bytes[i][0] : 0.0);
+    }
     if (do_budgets) {
         printf("\nByte budgets (best file that fits; mean over the images that fit)\n\n");
         printf("| budget | nic: fit | nic bpp | nic PSNR | nic MS-SSIM | JPEG: fit | JPEG bpp | "
