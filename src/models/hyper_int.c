@@ -62,6 +62,50 @@ static nic_status fast_layer_create(nic_context *ctx, const nic_qconv *q, nic_hy
     return NIC_OK;
 }
 
+static void dense_free(nic_hyper_int_dense *d)
+{
+    free(d->groups);
+    nn_free(d->w);
+    nn_free(d->bias);
+    memset(d, 0, sizeof(*d));
+}
+
+/* A qconv 1x1 layer's integer weights in groups of up to 4 blocks of 8 lanes:
+ * per group, [c_in][group lanes] weights (0 past c_out) and its biases. */
+static nic_status dense_create(nic_context *ctx, const nic_qconv *q, nic_hyper_int_dense *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->c_in = q->c_in;
+    d->c_out = q->c_out;
+    d->relu = q->relu;
+    d->lanes = (q->c_out + 7) / 8 * 8;
+    d->ngroups = (d->lanes + 31) / 32;
+    d->tap = (nn_iconv_tap){.dy = 0, .dx = 0, .c0 = 0, .n = q->c_in, .w_off = 0};
+    d->groups = calloc((size_t)d->ngroups, sizeof(*d->groups));
+    d->w = nn_alloc((size_t)d->lanes * q->c_in * sizeof(int64_t));
+    d->bias = nn_alloc((size_t)d->lanes * sizeof(int64_t));
+    if (!d->groups || !d->w || !d->bias)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "integer context: out of memory");
+    for (int g = 0; g < d->ngroups; g++) {
+        int lane0 = 32 * g, lanes = d->lanes - lane0 < 32 ? d->lanes - lane0 : 32;
+        int64_t *w = d->w + (size_t)lane0 * q->c_in;
+        for (int c = 0; c < q->c_in; c++)
+            for (int l = 0; l < lanes; l++) {
+                int oc = lane0 + l;
+                w[(size_t)c * lanes + l] = oc < q->c_out ? q->w[(size_t)oc * q->c_in + c] : 0;
+            }
+        for (int l = 0; l < lanes; l++)
+            d->bias[lane0 + l] = lane0 + l < q->c_out ? q->b[lane0 + l] : 0;
+        d->groups[g] = (nn_iconv32_group){.blocks = lanes / 8,
+                                          .lane0 = lane0,
+                                          .ntaps = 1,
+                                          .taps = &d->tap,
+                                          .w = w,
+                                          .bias = d->bias + lane0};
+    }
+    return NIC_OK;
+}
+
 static nic_status quantize_head(nic_context *ctx, const nic_hyper_model *model,
                                 const nic_conv_block *b, nic_qconv *q)
 {
@@ -97,6 +141,8 @@ nic_status nic_hyper_int_create(nic_context *ctx, const nic_hyper_model *model,
             st = nic_qconv_init(ctx, &hi->ctx[i], nn_param_data(p, cx[i].weight),
                                 nn_param_data(p, cx[i].bias), cx[i].c_in, cx[i].c_out, 1, 1, 0,
                                 i == 0);
+        for (int i = 0; i < 2 && st == NIC_OK; i++)
+            st = dense_create(ctx, &hi->ctx[i], &hi->ctx_k[i]);
     }
     const float *w1 = nn_param_data(p, model->q1_w), *b1 = nn_param_data(p, model->q1_b);
     const float *w2 = nn_param_data(p, model->q2_w), *b2 = nn_param_data(p, model->q2_b);
@@ -128,8 +174,10 @@ void nic_hyper_int_free(nic_hyper_int *hi)
         fast_layer_free(&hi->mean_k[i]);
         fast_layer_free(&hi->scale_k[i]);
     }
-    nic_qconv_free(&hi->ctx[0]);
-    nic_qconv_free(&hi->ctx[1]);
+    for (int i = 0; i < 2; i++) {
+        nic_qconv_free(&hi->ctx[i]);
+        dense_free(&hi->ctx_k[i]);
+    }
     free(hi->q2_w);
     free(hi->q2_b);
     memset(hi, 0, sizeof(*hi));
@@ -261,11 +309,49 @@ nic_status nic_hyper_int_heads_reference(nic_context *ctx, const nic_hyper_int *
 }
 
 #define CTX_CHUNK 4096 /* non-anchor positions per pass of the context network */
+#define CTX_RUN 64     /* positions per call of the fast kernels */
 
 static int32_t sat_add(int32_t a, int32_t b)
 {
     int64_t v = (int64_t)a + b;
     return (int32_t)(v > INT32_MAX ? INT32_MAX : (v < -(int64_t)INT32_MAX ? -INT32_MAX : v));
+}
+
+/* The non-anchor positions from *next on, at most CTX_CHUNK of them. */
+static int next_chunk(int hy, int wy, size_t *next, size_t *pos)
+{
+    const size_t plane = (size_t)hy * wy;
+    int n = 0;
+    for (; *next < plane && n < CTX_CHUNK; (*next)++)
+        if (!nic_hyper_is_anchor((int)(*next / wy), (int)(*next % wy)))
+            pos[n++] = *next;
+    return n;
+}
+
+/* The four neighbours' y^ of position p, channel c of direction d: 0 outside. */
+static int32_t neighbour(const int32_t *yhat_q16, int hy, int wy, size_t p, int d, int c)
+{
+    static const int dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
+    int r = (int)(p / wy) + dr[d], col = (int)(p % wy) + dc[d];
+    if (r < 0 || r >= hy || col < 0 || col >= wy)
+        return 0;
+    return yhat_q16[(size_t)c * hy * wy + (size_t)r * wy + col];
+}
+
+/* out = the layer on x, pixel-major ([n][c_in] -> [n][c_out]); acc: CTX_RUN x lanes. */
+static void dense_run(const nic_hyper_int_dense *d, nn_isa isa, const int32_t *x, int n,
+                      int32_t *out, int64_t *acc)
+{
+    for (int p0 = 0; p0 < n; p0 += CTX_RUN) {
+        int np = n - p0 < CTX_RUN ? n - p0 : CTX_RUN;
+        for (int g = 0; g < d->ngroups; g++)
+            nn_iconv32_row(isa, x + (size_t)p0 * d->c_in, 0, d->c_in, np, &d->groups[g], acc,
+                           d->lanes);
+        for (int p = 0; p < np; p++)
+            for (int c = 0; c < d->c_out; c++)
+                out[(size_t)(p0 + p) * d->c_out + c] =
+                    nic_q_finish(acc[(size_t)p * d->lanes + c], d->relu);
+    }
 }
 
 nic_status nic_hyper_int_context(nic_context *ctx, const nic_hyper_int *hi,
@@ -274,7 +360,59 @@ nic_status nic_hyper_int_context(nic_context *ctx, const nic_hyper_int *hi,
 {
     if (hi->ctx_width <= 0)
         return NIC_OK;
-    static const int dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
+    const int M = hi->m, C = hi->ctx_width;
+    const size_t plane = (size_t)hy * wy;
+    const int threads = omp_get_max_threads();
+    const int lanes = hi->ctx_k[0].lanes > hi->ctx_k[1].lanes ? hi->ctx_k[0].lanes : hi->ctx_k[1].lanes;
+    int32_t *x = nn_alloc(sizeof(int32_t) * 4 * M * CTX_CHUNK);
+    int32_t *h = nn_alloc(sizeof(int32_t) * C * CTX_CHUNK);
+    int32_t *o = nn_alloc(sizeof(int32_t) * 2 * M * CTX_CHUNK);
+    int64_t *acc = nn_alloc(sizeof(int64_t) * threads * CTX_RUN * lanes);
+    size_t *pos = malloc(sizeof(size_t) * CTX_CHUNK);
+    nic_status st = NIC_OK;
+    if (!x || !h || !o || !acc || !pos) {
+        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "integer context: out of memory");
+        goto done;
+    }
+    size_t next = 0;
+    int n;
+    while ((n = next_chunk(hy, wy, &next, pos)) > 0) {
+        /* pixel-major input: [position][direction][channel]; runs of CTX_RUN
+         * positions go to the threads (each output depends on its own inputs) */
+        const int runs = (n + CTX_RUN - 1) / CTX_RUN;
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < runs; r++) {
+            int64_t *a = acc + (size_t)omp_get_thread_num() * CTX_RUN * lanes;
+            int k0 = r * CTX_RUN, k1 = k0 + CTX_RUN < n ? k0 + CTX_RUN : n;
+            for (int k = k0; k < k1; k++)
+                for (int d = 0; d < 4; d++)
+                    for (int c = 0; c < M; c++)
+                        x[(size_t)k * 4 * M + d * M + c] = neighbour(yhat_q16, hy, wy, pos[k], d, c);
+            dense_run(&hi->ctx_k[0], hi->isa, x + (size_t)k0 * 4 * M, k1 - k0, h + (size_t)k0 * C, a);
+            dense_run(&hi->ctx_k[1], hi->isa, h + (size_t)k0 * C, k1 - k0, o + (size_t)k0 * 2 * M, a);
+        }
+        for (int k = 0; k < n; k++)
+            for (int c = 0; c < M; c++) {
+                size_t e = (size_t)c * plane + pos[k];
+                mean_q16[e] = sat_add(mean_q16[e], o[(size_t)k * 2 * M + c]);
+                log_scale_q16[e] = sat_add(log_scale_q16[e], o[(size_t)k * 2 * M + M + c]);
+            }
+    }
+done:
+    nn_free(x);
+    nn_free(h);
+    nn_free(o);
+    nn_free(acc);
+    free(pos);
+    return st;
+}
+
+nic_status nic_hyper_int_context_reference(nic_context *ctx, const nic_hyper_int *hi,
+                                           const int32_t *yhat_q16, int hy, int wy,
+                                           int32_t *mean_q16, int32_t *log_scale_q16)
+{
+    if (hi->ctx_width <= 0)
+        return NIC_OK;
     const int M = hi->m, C = hi->ctx_width, wide = C > 2 * M ? C : 2 * M;
     const size_t plane = (size_t)hy * wy;
     int32_t *x = malloc(sizeof(int32_t) * 4 * M * CTX_CHUNK);
@@ -287,24 +425,14 @@ nic_status nic_hyper_int_context(nic_context *ctx, const nic_hyper_int *hi,
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "integer context: out of memory");
         goto done;
     }
-    size_t next = 0; /* raster position the next chunk starts from */
-    while (next < plane) {
-        int n = 0;
-        for (; next < plane && n < CTX_CHUNK; next++)
-            if (!nic_hyper_is_anchor((int)(next / wy), (int)(next % wy)))
-                pos[n++] = next;
-        if (n == 0)
-            break;
-        /* x [4M][n]: the four neighbours of each position, channel by channel */
+    size_t next = 0;
+    int n;
+    while ((n = next_chunk(hy, wy, &next, pos)) > 0) {
+        /* planar input [4M][n]: a 1 x n picture for nic_qconv_forward */
         for (int d = 0; d < 4; d++)
-            for (int c = 0; c < M; c++) {
-                int32_t *dst = x + ((size_t)d * M + c) * n;
-                const int32_t *src = yhat_q16 + (size_t)c * plane;
-                for (int k = 0; k < n; k++) {
-                    int r = (int)(pos[k] / wy) + dr[d], col = (int)(pos[k] % wy) + dc[d];
-                    dst[k] = (r >= 0 && r < hy && col >= 0 && col < wy) ? src[(size_t)r * wy + col] : 0;
-                }
-            }
+            for (int c = 0; c < M; c++)
+                for (int k = 0; k < n; k++)
+                    x[((size_t)d * M + c) * n + k] = neighbour(yhat_q16, hy, wy, pos[k], d, c);
         nic_qconv_forward(&hi->ctx[0], x, 1, n, h, acc);
         nic_qconv_forward(&hi->ctx[1], h, 1, n, o, acc);
         for (int c = 0; c < M; c++)

@@ -25,6 +25,15 @@ typedef struct nic_hyper_int_layer {
     int relu;
 } nic_hyper_int_layer;
 
+/* A 1x1 layer (the context network's) for the same kernels: one tap over all
+ * input channels, outputs in groups of up to 32 lanes. */
+typedef struct nic_hyper_int_dense {
+    int c_in, c_out, lanes, relu, ngroups; /* lanes: c_out rounded up to 8 */
+    nn_iconv_tap tap;
+    nn_iconv32_group *groups;
+    int64_t *w, *bias;
+} nic_hyper_int_dense;
+
 typedef struct nic_hyper_int {
     int n, m, nz;
     nic_qconv mean[3], scale[3]; /* the plain reference (nic_qconv_forward) */
@@ -33,7 +42,8 @@ typedef struct nic_hyper_int {
     int32_t q1_w[NIC_HYPER_Q_HIDDEN];
     int64_t q1_b[NIC_HYPER_Q_HIDDEN];
     int ctx_width;  /* hidden channels of the context network; 0 = none */
-    nic_qconv ctx[2]; /* its 1x1 layers: 4m -> ctx_width (ReLU) -> 2m */
+    nic_qconv ctx[2]; /* its 1x1 layers: 4m -> ctx_width (ReLU) -> 2m (reference) */
+    nic_hyper_int_dense ctx_k[2]; /* the same weights for the fast kernels */
     int32_t *q2_w; /* [m][hidden] */
     int64_t *q2_b; /* [m], with the prior offset folded in */
 } nic_hyper_int;
@@ -58,6 +68,11 @@ nic_status nic_hyper_int_heads_reference(nic_context *ctx, const nic_hyper_int *
 nic_status nic_hyper_int_context(nic_context *ctx, const nic_hyper_int *hi,
                                  const int32_t *yhat_q16, int hy, int wy, int32_t *mean_q16,
                                  int32_t *log_scale_q16);
+
+/* The same with nic_qconv_forward (slow; what the tests compare it with). */
+nic_status nic_hyper_int_context_reference(nic_context *ctx, const nic_hyper_int *hi,
+                                           const int32_t *yhat_q16, int hy, int wy,
+                                           int32_t *mean_q16, int32_t *log_scale_q16);
 
 /* log steps (Q16, natural log) of the m channels for t = t_q16 / 2^16. */
 void nic_hyper_int_log_steps(const nic_hyper_int *hi, int32_t t_q16, int32_t *log_step_q16);

@@ -30,6 +30,30 @@ static void test_int_context(nic_hyper_codec *hc)
         yf[k] = yq[k] / 65536.0f;
     }
     CHECK_STATUS(nic_hyper_int_context(NULL, &hc->hint, yq, hy, wy, mean, ls), NIC_OK);
+    /* the fast kernels on every instruction set and thread count = the reference */
+    int32_t *mr = calloc(ny, sizeof(int32_t)), *lr = calloc(ny, sizeof(int32_t));
+    int32_t *mf = malloc(ny * sizeof(int32_t)), *lf = malloc(ny * sizeof(int32_t));
+    CHECK_STATUS(nic_hyper_int_context_reference(NULL, &hc->hint, yq, hy, wy, mr, lr), NIC_OK);
+    const nn_isa best = hc->hint.isa;
+    const int threads = omp_get_max_threads();
+    int differ = 0;
+    for (int isa = 0; isa < NN_ISA_COUNT; isa++)
+        for (int th = 1; th <= 3 && nn_isa_supported((nn_isa)isa); th++) {
+            hc->hint.isa = (nn_isa)isa;
+            omp_set_num_threads(th);
+            memset(mf, 0, ny * sizeof(int32_t));
+            memset(lf, 0, ny * sizeof(int32_t));
+            CHECK_STATUS(nic_hyper_int_context(NULL, &hc->hint, yq, hy, wy, mf, lf), NIC_OK);
+            differ += memcmp(mf, mr, ny * sizeof(int32_t)) != 0 || memcmp(lf, lr, ny * sizeof(int32_t)) != 0;
+        }
+    hc->hint.isa = best;
+    omp_set_num_threads(threads);
+    CHECK_MSG(differ == 0, "the fast integer context differs from the reference %d ways", differ);
+    CHECK(memcmp(mean, mr, ny * sizeof(int32_t)) == 0 && memcmp(ls, lr, ny * sizeof(int32_t)) == 0);
+    free(mr);
+    free(lr);
+    free(mf);
+    free(lf);
     nic_hyper_ctx_gather(yf, 1, M, hy, wy, in);
     const float *w1 = nn_param_data(&m->params, m->cx[0].weight);
     const float *b1 = nn_param_data(&m->params, m->cx[0].bias);
