@@ -354,43 +354,75 @@ static void dense_run(const nic_hyper_int_dense *d, nn_isa isa, const int32_t *x
     }
 }
 
-nic_status nic_hyper_int_context(nic_context *ctx, const nic_hyper_int *hi,
-                                 const int32_t *yhat_q16, int hy, int wy, int32_t *mean_q16,
-                                 int32_t *log_scale_q16)
+/* The network on one chunk of n positions with the fast kernels: o [n][2M]. */
+static void context_chunk_fast(const nic_hyper_int *hi, const int32_t *yhat_q16, int hy, int wy,
+                               const size_t *pos, int n, int32_t *x, int32_t *h, int32_t *o,
+                               int64_t *acc, int lanes)
+{
+    const int M = hi->m, C = hi->ctx_width;
+    /* pixel-major input [position][direction][channel]; runs of CTX_RUN positions
+     * go to the threads (each output depends on its own inputs only) */
+    const int runs = (n + CTX_RUN - 1) / CTX_RUN;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < runs; r++) {
+        int64_t *a = acc + (size_t)omp_get_thread_num() * CTX_RUN * lanes;
+        int k0 = r * CTX_RUN, k1 = k0 + CTX_RUN < n ? k0 + CTX_RUN : n;
+        for (int k = k0; k < k1; k++)
+            for (int d = 0; d < 4; d++)
+                for (int c = 0; c < M; c++)
+                    x[(size_t)k * 4 * M + d * M + c] = neighbour(yhat_q16, hy, wy, pos[k], d, c);
+        dense_run(&hi->ctx_k[0], hi->isa, x + (size_t)k0 * 4 * M, k1 - k0, h + (size_t)k0 * C, a);
+        dense_run(&hi->ctx_k[1], hi->isa, h + (size_t)k0 * C, k1 - k0, o + (size_t)k0 * 2 * M, a);
+    }
+}
+
+/* The same with nic_qconv_forward on a 1 x n picture (planar), o then made
+ * pixel-major; tmp holds the planar output. */
+static void context_chunk_reference(const nic_hyper_int *hi, const int32_t *yhat_q16, int hy,
+                                    int wy, const size_t *pos, int n, int32_t *x, int32_t *h,
+                                    int32_t *o, int32_t *tmp, int64_t *acc)
+{
+    const int M = hi->m;
+    for (int d = 0; d < 4; d++)
+        for (int c = 0; c < M; c++)
+            for (int k = 0; k < n; k++)
+                x[((size_t)d * M + c) * n + k] = neighbour(yhat_q16, hy, wy, pos[k], d, c);
+    nic_qconv_forward(&hi->ctx[0], x, 1, n, h, acc);
+    nic_qconv_forward(&hi->ctx[1], h, 1, n, tmp, acc);
+    for (int c = 0; c < 2 * M; c++)
+        for (int k = 0; k < n; k++)
+            o[(size_t)k * 2 * M + c] = tmp[(size_t)c * n + k];
+}
+
+static nic_status context_run(nic_context *ctx, const nic_hyper_int *hi, const int32_t *yhat_q16,
+                              int hy, int wy, int32_t *mean_q16, int32_t *log_scale_q16,
+                              int reference)
 {
     if (hi->ctx_width <= 0)
         return NIC_OK;
-    const int M = hi->m, C = hi->ctx_width;
+    const int M = hi->m, C = hi->ctx_width, wide = C > 2 * M ? C : 2 * M;
     const size_t plane = (size_t)hy * wy;
-    const int threads = omp_get_max_threads();
     const int lanes = hi->ctx_k[0].lanes > hi->ctx_k[1].lanes ? hi->ctx_k[0].lanes : hi->ctx_k[1].lanes;
+    const size_t acc_n = reference ? (size_t)wide * CTX_CHUNK
+                                   : (size_t)omp_get_max_threads() * CTX_RUN * lanes;
     int32_t *x = nn_alloc(sizeof(int32_t) * 4 * M * CTX_CHUNK);
     int32_t *h = nn_alloc(sizeof(int32_t) * C * CTX_CHUNK);
     int32_t *o = nn_alloc(sizeof(int32_t) * 2 * M * CTX_CHUNK);
-    int64_t *acc = nn_alloc(sizeof(int64_t) * threads * CTX_RUN * lanes);
+    int32_t *tmp = reference ? nn_alloc(sizeof(int32_t) * 2 * M * CTX_CHUNK) : NULL;
+    int64_t *acc = nn_alloc(sizeof(int64_t) * acc_n);
     size_t *pos = malloc(sizeof(size_t) * CTX_CHUNK);
     nic_status st = NIC_OK;
-    if (!x || !h || !o || !acc || !pos) {
+    if (!x || !h || !o || (reference && !tmp) || !acc || !pos) {
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "integer context: out of memory");
         goto done;
     }
     size_t next = 0;
     int n;
     while ((n = next_chunk(hy, wy, &next, pos)) > 0) {
-        /* pixel-major input: [position][direction][channel]; runs of CTX_RUN
-         * positions go to the threads (each output depends on its own inputs) */
-        const int runs = (n + CTX_RUN - 1) / CTX_RUN;
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < runs; r++) {
-            int64_t *a = acc + (size_t)omp_get_thread_num() * CTX_RUN * lanes;
-            int k0 = r * CTX_RUN, k1 = k0 + CTX_RUN < n ? k0 + CTX_RUN : n;
-            for (int k = k0; k < k1; k++)
-                for (int d = 0; d < 4; d++)
-                    for (int c = 0; c < M; c++)
-                        x[(size_t)k * 4 * M + d * M + c] = neighbour(yhat_q16, hy, wy, pos[k], d, c);
-            dense_run(&hi->ctx_k[0], hi->isa, x + (size_t)k0 * 4 * M, k1 - k0, h + (size_t)k0 * C, a);
-            dense_run(&hi->ctx_k[1], hi->isa, h + (size_t)k0 * C, k1 - k0, o + (size_t)k0 * 2 * M, a);
-        }
+        if (reference)
+            context_chunk_reference(hi, yhat_q16, hy, wy, pos, n, x, h, o, tmp, acc);
+        else
+            context_chunk_fast(hi, yhat_q16, hy, wy, pos, n, x, h, o, acc, lanes);
         for (int k = 0; k < n; k++)
             for (int c = 0; c < M; c++) {
                 size_t e = (size_t)c * plane + pos[k];
@@ -402,53 +434,24 @@ done:
     nn_free(x);
     nn_free(h);
     nn_free(o);
+    nn_free(tmp);
     nn_free(acc);
     free(pos);
     return st;
+}
+
+nic_status nic_hyper_int_context(nic_context *ctx, const nic_hyper_int *hi,
+                                 const int32_t *yhat_q16, int hy, int wy, int32_t *mean_q16,
+                                 int32_t *log_scale_q16)
+{
+    return context_run(ctx, hi, yhat_q16, hy, wy, mean_q16, log_scale_q16, 0);
 }
 
 nic_status nic_hyper_int_context_reference(nic_context *ctx, const nic_hyper_int *hi,
                                            const int32_t *yhat_q16, int hy, int wy,
                                            int32_t *mean_q16, int32_t *log_scale_q16)
 {
-    if (hi->ctx_width <= 0)
-        return NIC_OK;
-    const int M = hi->m, C = hi->ctx_width, wide = C > 2 * M ? C : 2 * M;
-    const size_t plane = (size_t)hy * wy;
-    int32_t *x = malloc(sizeof(int32_t) * 4 * M * CTX_CHUNK);
-    int32_t *h = malloc(sizeof(int32_t) * C * CTX_CHUNK);
-    int32_t *o = malloc(sizeof(int32_t) * 2 * M * CTX_CHUNK);
-    int64_t *acc = malloc(sizeof(int64_t) * wide * CTX_CHUNK);
-    size_t *pos = malloc(sizeof(size_t) * CTX_CHUNK);
-    nic_status st = NIC_OK;
-    if (!x || !h || !o || !acc || !pos) {
-        st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "integer context: out of memory");
-        goto done;
-    }
-    size_t next = 0;
-    int n;
-    while ((n = next_chunk(hy, wy, &next, pos)) > 0) {
-        /* planar input [4M][n]: a 1 x n picture for nic_qconv_forward */
-        for (int d = 0; d < 4; d++)
-            for (int c = 0; c < M; c++)
-                for (int k = 0; k < n; k++)
-                    x[((size_t)d * M + c) * n + k] = neighbour(yhat_q16, hy, wy, pos[k], d, c);
-        nic_qconv_forward(&hi->ctx[0], x, 1, n, h, acc);
-        nic_qconv_forward(&hi->ctx[1], h, 1, n, o, acc);
-        for (int c = 0; c < M; c++)
-            for (int k = 0; k < n; k++) {
-                size_t e = (size_t)c * plane + pos[k];
-                mean_q16[e] = sat_add(mean_q16[e], o[(size_t)c * n + k]);
-                log_scale_q16[e] = sat_add(log_scale_q16[e], o[(size_t)(M + c) * n + k]);
-            }
-    }
-done:
-    free(x);
-    free(h);
-    free(o);
-    free(acc);
-    free(pos);
-    return st;
+    return context_run(ctx, hi, yhat_q16, hy, wy, mean_q16, log_scale_q16, 1);
 }
 
 void nic_hyper_int_log_steps(const nic_hyper_int *hi, int32_t t_q16, int32_t *log_step_q16)

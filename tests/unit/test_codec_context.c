@@ -118,7 +118,7 @@ int main(void)
     CHECK_STATUS(nic_container_parse(ctx, buf, size, "ctx.nic", 0, &f), NIC_OK);
     CHECK_MSG(f.stream_count == 3, "a context model's file has %u streams", f.stream_count);
     CHECK(f.streams[1].size > 0 && f.streams[2].size > 0);
-    nic_image dec1, dec2;
+    nic_image dec1;
     CHECK_STATUS(nic_decode(ctx, buf, size, "ctx.nic", &dec1), NIC_OK);
     CHECK(dec1.width == 100 && dec1.height == 70 && dec1.channels == 3);
     nic_quality mt;
@@ -126,31 +126,8 @@ int main(void)
     printf("q 90: %zu bytes, PSNR %.2f dB\n", size, mt.psnr_rgb);
 
     /* the same pixels every way: instruction sets x threads x strip heights */
-    const int threads = omp_get_max_threads();
-    const nn_isa best = hc->isa;
-    int differ = 0, ways = 0;
-    for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
-        if (!nn_isa_supported((nn_isa)isa))
-            continue;
-        for (int th = 1; th <= 3; th++)
-            for (size_t budget = 0; budget <= 1; budget++) {
-                hc->isa = hc->hint.isa = (nn_isa)isa;
-                hc->mem_budget = budget;
-                omp_set_num_threads(th);
-                CHECK_STATUS(nic_decode(ctx, buf, size, "ctx.nic", &dec2), NIC_OK);
-                differ += !dec2.data || memcmp(dec1.data, dec2.data, 100 * 70 * 3) != 0;
-                nic_image_free(&dec2);
-                uint8_t *again;
-                size_t again_size;
-                CHECK_STATUS(nic_encode(ctx, &img, &opt, &again, &again_size, NULL), NIC_OK);
-                differ += again_size != size || memcmp(again, buf, size) != 0;
-                free(again);
-                ways++;
-            }
-    }
-    hc->isa = hc->hint.isa = best;
-    hc->mem_budget = 0;
-    omp_set_num_threads(threads);
+    int ways = 0;
+    int differ = codec_every_way(ctx, hc, &img, &opt, buf, size, &dec1, 1, &ways);
     CHECK_MSG(differ == 0, "%d of %d ways to decode or encode gave other bytes", differ, ways);
     nic_image_free(&dec1);
 
