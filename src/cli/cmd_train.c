@@ -100,6 +100,9 @@ void help_train(FILE *out)
             "                         channels (0 = none; default=0; fixed once a run has\n"
             "                         started); --init from a model without one starts it at\n"
             "                         zero, i.e. from that model's predictions\n"
+            "  --context-lr <float> . learning-rate multiplier of the context network's\n"
+            "                         parameters (default=5: a new context next to a trained\n"
+            "                         model)\n"
             "  --channels N,M,NZ .... transform, latent and hyper-latent channels\n"
             "                         (default=96,128,64; fixed once a run has started)\n"
             "  --seed <int> ......... random seed (default=1; fixed once a run has started)\n"
@@ -160,6 +163,7 @@ static int parse_options(int argc, char **argv, train_options *o)
     o->m = def.m;
     o->nz = def.nz;
     o->ctx = def.ctx;
+    o->ctx_lr = 5.0;
     o->iterations = 8;
     o->val_crop = 128;
     o->codes = 400;
@@ -226,6 +230,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         DBL_OPT("--lr", lr, 1e-8, 1.0)
         DBL_OPT("--lr-min", lr_min, 0.0, 1.0)
         DBL_OPT("--clip", clip, 0.0, 1e9)
+        DBL_OPT("--context-lr", ctx_lr, 0.0, 1000.0)
         DBL_OPT("--time-limit", time_limit_min, 0.0, 1e7)
 #undef INT_OPT
 #undef DBL_OPT
@@ -767,6 +772,7 @@ int cmd_train(int argc, char **argv)
     if (st == NIC_OK)
         st = nic_hyper_model_create(ctx, &hc, &model);
     nn_adam_init(&opt);
+    opt.groups[NIC_HYPER_CTX_GROUP].lr_scale = (float)o.ctx_lr;
     nn_rng_seed(&rng, (uint64_t)o.seed);
     if (st == NIC_OK && root) {
         if (resume) {

@@ -69,6 +69,10 @@ static nic_status declare(nic_context *ctx, const nic_hyper_config *cfg, nic_hyp
     if (cfg->ctx > 0) {
         NIC_TRY(nic_conv_block_declare(ctx, p, "ctx.0", 4 * M, cfg->ctx, 1, 1, 0, &m->cx[0]));
         NIC_TRY(nic_conv_block_declare(ctx, p, "ctx.2", cfg->ctx, 2 * M, 1, 1, 0, &m->cx[1]));
+        for (int i = 0; i < 2; i++) {
+            p->items[m->cx[i].weight].group = NIC_HYPER_CTX_GROUP;
+            p->items[m->cx[i].bias].group = NIC_HYPER_CTX_GROUP;
+        }
     }
     int64_t s1[2] = {NIC_HYPER_Q_HIDDEN, 1}, s2[2] = {M, NIC_HYPER_Q_HIDDEN};
     int64_t b1[1] = {NIC_HYPER_Q_HIDDEN}, b2[1] = {M};

@@ -28,6 +28,9 @@
  * low rates) that the network corrects; see docs/CODEC.md. */
 #define NIC_HYPER_Q_SLOPE (-1.5f)
 #define NIC_HYPER_Q_OFFSET 0.7f
+/* The context network's parameters form this optimizer group (nn_adam), so
+ * that a new context can learn faster than the trained model around it. */
+#define NIC_HYPER_CTX_GROUP 1
 /* The scale head's log-scale is clamped to this range in training. */
 #define NIC_HYPER_LOG_SCALE_MIN (-7.0f)
 #define NIC_HYPER_LOG_SCALE_MAX (7.0f)
