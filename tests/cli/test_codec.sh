@@ -81,4 +81,30 @@ expect 1 "$NIC" decode "$IMG" "$T/x.png"
 checks=$((checks + 1)); [ ! -e "$T/x.png" ] || fail "a failed decode left an output file"
 NIC_MODEL_DIR=/nonexistent expect 1 "$NIC" decode "$T/a.nic" "$T/x.png"
 
+# a checkerboard context on top of the exported model: it starts at zero, so its first
+# step's loss is the plain model's (same crops, rates and noise); it resumes, exports,
+# and its files (two y streams) decode the same on 1 and 2 threads and the C kernels
+expect 2 "$NIC" train --model rnn --context 8;   has "$T/err" "for the hyper model"
+expect 0 "$NIC" train $TRAIN --out "$T/ctx0" --init "$T/models/hyper.safetensors" --steps 1
+expect 0 "$NIC" train $TRAIN --out "$T/ctx" --init "$T/models/hyper.safetensors" --steps 1 --context 8
+has "$T/out" "checkerboard context"
+checks=$((checks + 1))
+[ "$(cut -d, -f1-5 "$T/ctx0/train.csv")" = "$(cut -d, -f1-5 "$T/ctx/train.csv")" ] ||
+    fail "a new (zero) context changed the first step's loss"
+expect 0 "$NIC" train $TRAIN --out "$T/ctx" --steps 3;   has "$T/out" "resuming"; has "$T/out" "checkerboard context"
+mkdir -p "$T/ctxmodel"
+expect 0 "$NIC" train $TRAIN --out "$T/ctx" --export "$T/ctxmodel/hyper.safetensors"
+NIC_MODEL_DIR="$T/ctxmodel" expect 0 "$NIC" encode -q 60 "$IMG" "$T/ctx.nic"
+NIC_MODEL_DIR="$T/ctxmodel" expect 0 "$NIC" info "$T/ctx.nic";   has "$T/out" "streams         3"
+k=0
+for how in "OMP_NUM_THREADS=1" "OMP_NUM_THREADS=2" "NIC_CPU=c OMP_NUM_THREADS=2"; do
+    k=$((k + 1))
+    env NIC_MODEL_DIR="$T/ctxmodel" $how "$NIC" decode --quiet "$T/ctx.nic" "$T/ctx$k.png" ||
+        fail "decoding the context model's file failed ($how)"
+done
+checks=$((checks + 1))
+cmp -s "$T/ctx1.png" "$T/ctx2.png" && cmp -s "$T/ctx1.png" "$T/ctx3.png" ||
+    fail "the context model's file decodes differently on other threads or kernels"
+expect 1 "$NIC" decode "$T/ctx.nic" "$T/x.png";  has "$T/err" "other weights"
+
 cli_finish
