@@ -282,6 +282,9 @@ static double psnr_of(nic_context *ctx, const nic_image *a, const nic_image *b)
     return q.psnr_rgb;
 }
 
+/* Budgets: below this quality index at full size, smaller pictures are tried too. */
+#define DOWNSCALE_BELOW_Q 64
+
 /* Decodes (as nic_decode would) and scales back to the original to measure quality. */
 static double quality_after_decode(nic_context *ctx, nic_hyper_codec *c, const uint8_t *file,
                                    size_t size, const nic_image *original)
@@ -400,11 +403,13 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
     } else {
         st = best_fitting(ctx, c, &lat, budget, 0, 0, &q, out, out_size);
         nic_hyper_latents_free(&lat);
-        if (st == NIC_OK && q < 0 && options->allow_downscale) {
-            /* Smaller pictures until the quality after scaling back stops improving. */
+        /* Smaller pictures until the quality after scaling back stops improving:
+         * when the full picture does not fit, and also when it fits only at a low
+         * quality index, where a smaller picture at a higher one can look better. */
+        if (st == NIC_OK && q < DOWNSCALE_BELOW_Q && options->allow_downscale) {
             static const double scales[] = {0.8, 0.64, 0.5, 0.4, 0.32, 0.25, 0.2, 0.16,
                                             0.125, 0.1, 0.08, 0.0625, 0.05, 0.04, 0.03125};
-            double best_psnr = -1;
+            double best_psnr = q < 0 ? -1 : quality_after_decode(ctx, c, *out, *out_size, img);
             int worse = 0;
             for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]) && st == NIC_OK; i++) {
                 st = nic_check_abort(ctx, "encode");
