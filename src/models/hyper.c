@@ -158,12 +158,18 @@ void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng)
 
 nic_status nic_hyper_model_load(nic_context *ctx, nic_hyper_model *m, const char *path)
 {
-    if (m->cfg.ctx == 0)
-        return nn_weights_load_ex(ctx, path, &m->params, "z_tables.");
     nn_st_file f;
     NIC_TRY(nn_st_read_file(ctx, path, &f));
-    int has_ctx = nn_st_find(&f, "ctx.0.weight") != NULL;
+    const nn_st_tensor *c0 = nn_st_find(&f, "ctx.0.weight");
+    int has_ctx = c0 != NULL, width = c0 && c0->ndim > 0 ? (int)c0->shape[0] : 0;
     nn_st_free(&f);
+    if (m->cfg.ctx == 0 && has_ctx)
+        return NIC_FAIL(ctx, NIC_ERR_MISMATCH,
+                        "%s has a checkerboard context network (width %d): train it with "
+                        "--context %d",
+                        path, width, width);
+    if (m->cfg.ctx == 0)
+        return nn_weights_load_ex(ctx, path, &m->params, "z_tables.");
     if (has_ctx)
         return nn_weights_load_ex(ctx, path, &m->params, "z_tables.");
     /* a model without context: load it as such, then copy what both have */

@@ -106,5 +106,8 @@ checks=$((checks + 1))
 cmp -s "$T/ctx1.png" "$T/ctx2.png" && cmp -s "$T/ctx1.png" "$T/ctx3.png" ||
     fail "the context model's file decodes differently on other threads or kernels"
 expect 1 "$NIC" decode "$T/ctx.nic" "$T/x.png";  has "$T/err" "other weights"
+# a model with context as --init of a run without: a clear error, not a tensor count
+expect 1 "$NIC" train $TRAIN --out "$T/noctx" --init "$T/ctxmodel/hyper.safetensors" --steps 1
+has "$T/err" "train it with --context 8"
 
 cli_finish
