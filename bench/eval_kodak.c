@@ -1,6 +1,6 @@
 /*
  * eval_kodak: the rate-distortion table of nic against JPEG on Kodak, and the
- * byte-budget table (docs/RESULTS.md quotes its output).
+ * byte-budget table (the README quotes its output, via make eval).
  *
  *   eval_kodak [--data DIR] [--images N] [--no-budgets] [--csv FILE]
  *
