@@ -168,9 +168,7 @@ nic_status nic_hyper_model_load(nic_context *ctx, nic_hyper_model *m, const char
                         "%s has a checkerboard context network (width %d): train it with "
                         "--context %d",
                         path, width, width);
-    if (m->cfg.ctx == 0)
-        return nn_weights_load_ex(ctx, path, &m->params, "z_tables.");
-    if (has_ctx)
+    if (m->cfg.ctx == 0 || has_ctx)
         return nn_weights_load_ex(ctx, path, &m->params, "z_tables.");
     /* a model without context: load it as such, then copy what both have */
     nic_hyper_config plain = m->cfg;
@@ -191,42 +189,35 @@ nic_status nic_hyper_model_load(nic_context *ctx, nic_hyper_model *m, const char
     return st;
 }
 
-void nic_hyper_ctx_gather(const float *yhat, int batch, int m, int h, int w, float *in)
+/* gather (from = y^, to = the context's input) or its adjoint, scatter (from =
+ * the input's gradient, added into to = y^'s gradient). */
+static void ctx_move(const float *from, float *to, int batch, int m, int h, int w, int scatter)
 {
-    static const int dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
     const size_t plane = (size_t)h * w;
     for (int b = 0; b < batch; b++)
         for (int d = 0; d < 4; d++)
             for (int c = 0; c < m; c++) {
-                const float *src = yhat + ((size_t)b * m + c) * plane;
-                float *dst = in + ((size_t)b * 4 * m + (size_t)d * m + c) * plane;
+                const size_t yo = ((size_t)b * m + c) * plane;
+                const size_t io = ((size_t)b * 4 * m + (size_t)d * m + c) * plane;
                 for (int r = 0; r < h; r++)
                     for (int col = 0; col < w; col++) {
-                        int nr = r + dr[d], nc = col + dc[d];
-                        int ok = !nic_hyper_is_anchor(r, col) && nr >= 0 && nr < h && nc >= 0 &&
-                                 nc < w;
-                        dst[(size_t)r * w + col] = ok ? src[(size_t)nr * w + nc] : 0.0f;
+                        size_t i = (size_t)r * w + col;
+                        long nb = nic_hyper_is_anchor(r, col)
+                                      ? -1
+                                      : nic_hyper_ctx_neighbour(r, col, d, h, w);
+                        if (scatter) {
+                            if (nb >= 0)
+                                to[yo + (size_t)nb] += from[io + i];
+                        } else {
+                            to[io + i] = nb >= 0 ? from[yo + (size_t)nb] : 0.0f;
+                        }
                     }
             }
 }
 
-/* The adjoint of nic_hyper_ctx_gather: adds din's entries into dyhat. */
-static void ctx_scatter(const float *din, int batch, int m, int h, int w, float *dyhat)
+void nic_hyper_ctx_gather(const float *yhat, int batch, int m, int h, int w, float *in)
 {
-    static const int dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
-    const size_t plane = (size_t)h * w;
-    for (int b = 0; b < batch; b++)
-        for (int d = 0; d < 4; d++)
-            for (int c = 0; c < m; c++) {
-                float *dst = dyhat + ((size_t)b * m + c) * plane;
-                const float *src = din + ((size_t)b * 4 * m + (size_t)d * m + c) * plane;
-                for (int r = 0; r < h; r++)
-                    for (int col = 0; col < w; col++) {
-                        int nr = r + dr[d], nc = col + dc[d];
-                        if (!nic_hyper_is_anchor(r, col) && nr >= 0 && nr < h && nc >= 0 && nc < w)
-                            dst[(size_t)nr * w + nc] += src[(size_t)r * w + col];
-                    }
-            }
+    ctx_move(yhat, in, batch, m, h, w, 0);
 }
 
 void nic_hyper_q_forward(const nic_hyper_model *m, float t, float *hidden, float *log_step)
@@ -528,11 +519,16 @@ static void relu_fwd(const act *in, act *out)
     nn_relu_forward(in->v, in->n, out->v);
 }
 
-/* Whether position i of a plane of width w takes part in a pass: -1 all,
- * 0 anchors, 1 the others. */
-static inline int in_pass(size_t i, int w, int pass)
+/* The columns of row r in a pass (-1 every position, 0 the anchors, 1 the
+ * others): from pass_first, every pass_stride. */
+static inline int pass_first(int r, int pass)
 {
-    return pass < 0 || nic_hyper_is_anchor((int)(i / (size_t)w), (int)(i % (size_t)w)) == !pass;
+    return pass < 0 ? 0 : (r + pass) & 1;
+}
+
+static inline int pass_stride(int pass)
+{
+    return pass < 0 ? 1 : 2;
 }
 
 /* The quantizer over the elements of one pass, given the mean and log-scale. */
@@ -545,24 +541,24 @@ static void quant_forward(nic_hyper_trainer *t, const float *y, const float *mu,
         for (int c = 0; c < M; c++) {
             float step = expf(t->log_step[(size_t)b * M + c]);
             size_t o = ((size_t)b * M + c) * hwy;
-            for (size_t i = 0; i < hwy; i++) {
-                if (!in_pass(i, t->wy, pass))
-                    continue;
+            for (int r = 0; r < t->hy; r++)
+            for (int col = pass_first(r, pass); col < t->wy; col += pass_stride(pass)) {
+                size_t i = (size_t)r * t->wy + col;
                 float yq = y[o + i] / step;
                 float mq = mu[o + i] / step;
                 float ls = log_scale[o + i];
                 ls = ls < LOG_SCALE_MIN ? LOG_SCALE_MIN : (ls > LOG_SCALE_MAX ? LOG_SCALE_MAX : ls);
                 t->y_q.v[o + i] = yq;
                 t->sigma_q.v[o + i] = expf(ls) / step;
-                float r = round_half_even(yq - mq);
+                float rq = round_half_even(yq - mq);
                 float u = train ? nn_noise_uniform(seed, nn_noise_index((uint64_t)(t->first + b),
                                                                         1, (size_t)c * hwy + i))
                                 : 0.0f;
                 /* train 2: noise for the synthesis too (then the gradient is exact) */
-                float q = train == 2 ? yq - mq + u : r;
+                float q = train == 2 ? yq - mq + u : rq;
                 t->yhat_q.v[o + i] = q + mq;
                 t->yhat.v[o + i] = (q + mq) * step;
-                t->v.v[o + i] = train ? yq - mq + u : r;
+                t->v.v[o + i] = train ? yq - mq + u : rq;
             }
         }
     }
@@ -580,10 +576,9 @@ static void quant_backward(nic_hyper_trainer *t, const float *mu, const float *l
             float step = expf(t->log_step[(size_t)b * M + c]);
             size_t o = ((size_t)b * M + c) * hwy;
             double dstep = 0;
-            for (size_t i = 0; i < hwy; i++) {
-                if (!in_pass(i, t->wy, pass))
-                    continue;
-                size_t k = o + i;
+            for (int r = 0; r < t->hy; r++)
+            for (int col = pass_first(r, pass); col < t->wy; col += pass_stride(pass)) {
+                size_t k = o + (size_t)r * t->wy + col;
                 float dyhat = t->yhat.d[k];
                 float dyq = dyhat * step + t->v.d[k]; /* STE through rounding + rate */
                 float dmq = -t->v.d[k];
@@ -605,18 +600,21 @@ static void quant_backward(nic_hyper_trainer *t, const float *mu, const float *l
 static void ctx_apply(nic_hyper_trainer *t, const float *mu, const float *log_scale)
 {
     const int B = t->batch, M = t->m->cfg.m;
-    const size_t hwy = t->hw_y;
+    const size_t hwy = t->hw_y, ny = (size_t)B * M * hwy;
     const float *o = t->ctx_out[1].v;
+    memcpy(t->mu_eff.v, mu, ny * sizeof(float));
+    memcpy(t->ls_eff.v, log_scale, ny * sizeof(float));
     for (int b = 0; b < B; b++)
         for (int c = 0; c < M; c++) {
             size_t k0 = ((size_t)b * M + c) * hwy;
             const float *om = o + ((size_t)b * 2 * M + c) * hwy;
             const float *os = o + ((size_t)b * 2 * M + M + c) * hwy;
-            for (size_t i = 0; i < hwy; i++) {
-                int na = in_pass(i, t->wy, 1);
-                t->mu_eff.v[k0 + i] = mu[k0 + i] + (na ? om[i] : 0.0f);
-                t->ls_eff.v[k0 + i] = log_scale[k0 + i] + (na ? os[i] : 0.0f);
-            }
+            for (int r = 0; r < t->hy; r++)
+                for (int col = pass_first(r, 1); col < t->wy; col += 2) {
+                    size_t i = (size_t)r * t->wy + col;
+                    t->mu_eff.v[k0 + i] += om[i];
+                    t->ls_eff.v[k0 + i] += os[i];
+                }
         }
 }
 
@@ -626,16 +624,18 @@ static void ctx_output_grad(nic_hyper_trainer *t, const float *dmu, const float 
     const int B = t->batch, M = t->m->cfg.m;
     const size_t hwy = t->hw_y;
     float *d = t->ctx_out[1].d;
+    memset(d, 0, t->ctx_out[1].n * sizeof(float));
     for (int b = 0; b < B; b++)
         for (int c = 0; c < M; c++) {
             size_t k0 = ((size_t)b * M + c) * hwy;
             float *dm = d + ((size_t)b * 2 * M + c) * hwy;
             float *ds = d + ((size_t)b * 2 * M + M + c) * hwy;
-            for (size_t i = 0; i < hwy; i++) {
-                int na = in_pass(i, t->wy, 1);
-                dm[i] = na ? dmu[k0 + i] : 0.0f;
-                ds[i] = na ? dls[k0 + i] : 0.0f;
-            }
+            for (int r = 0; r < t->hy; r++)
+                for (int col = pass_first(r, 1); col < t->wy; col += 2) {
+                    size_t i = (size_t)r * t->wy + col;
+                    dm[i] = dmu[k0 + i];
+                    ds[i] = dls[k0 + i];
+                }
         }
 }
 
@@ -781,7 +781,7 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
         nn_relu_backward(t->ctx_out[0].v, t->ctx_relu.d, t->ctx_out[0].n, t->ctx_out[0].d);
         NIC_TRY(nic_conv_block_backward(ctx, &m->cx[0], p, t->ctx_in.v, t->ctx_out[0].d,
                                         t->ctx_in.d));
-        ctx_scatter(t->ctx_in.d, B, M, t->hy, t->wy, t->yhat.d);
+        ctx_move(t->ctx_in.d, t->yhat.d, B, M, t->hy, t->wy, 1);
         quant_backward(t, mu_eff, ls_eff, dy, dmu, dls, 0);
     } else {
         quant_backward(t, mu_eff, ls_eff, dy, dmu, dls, -1);

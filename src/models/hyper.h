@@ -49,6 +49,15 @@ static inline int nic_hyper_is_anchor(int row, int col)
     return ((row + col) & 1) == 0;
 }
 
+/* The context's neighbour d (0 above, 1 below, 2 left, 3 right) of (row, col)
+ * in an h x w plane: its index in the plane, or -1 outside it. */
+static inline long nic_hyper_ctx_neighbour(int row, int col, int d, int h, int w)
+{
+    static const int dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
+    int r = row + dr[d], c = col + dc[d];
+    return (r >= 0 && r < h && c >= 0 && c < w) ? (long)r * w + c : -1;
+}
+
 void nic_hyper_config_default(nic_hyper_config *cfg);
 /* lambda of rate parameter t in [0, 1]. */
 double nic_hyper_lambda(double t);

@@ -331,11 +331,8 @@ static int next_chunk(int hy, int wy, size_t *next, size_t *pos)
 /* The four neighbours' y^ of position p, channel c of direction d: 0 outside. */
 static int32_t neighbour(const int32_t *yhat_q16, int hy, int wy, size_t p, int d, int c)
 {
-    static const int dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
-    int r = (int)(p / wy) + dr[d], col = (int)(p % wy) + dc[d];
-    if (r < 0 || r >= hy || col < 0 || col >= wy)
-        return 0;
-    return yhat_q16[(size_t)c * hy * wy + (size_t)r * wy + col];
+    long nb = nic_hyper_ctx_neighbour((int)(p / wy), (int)(p % wy), d, hy, wy);
+    return nb < 0 ? 0 : yhat_q16[(size_t)c * hy * wy + (size_t)nb];
 }
 
 /* out = the layer on x, pixel-major ([n][c_in] -> [n][c_out]); acc: CTX_RUN x lanes. */
