@@ -491,16 +491,17 @@ static int32_t t_from_quality(int q)
     return (int32_t)(((int64_t)q * NIC_Q_ONE + 127) / 255);
 }
 
-/* Table indexes of every y element for the given log steps. */
-static void y_indexes(const nic_hyper_codec *c, const int32_t *log_scale_q16,
-                      const int32_t *log_step_q16, size_t plane, uint16_t *idx)
+/* Table indexes for the given log steps of the elements pos[0..n) (pos NULL:
+ * every element), in that order. */
+static void y_indexes(const int32_t *log_scale_q16, const int32_t *log_step_q16, size_t plane,
+                      const size_t *pos, size_t n, uint16_t *idx)
 {
-    for (int ch = 0; ch < c->model.cfg.m; ch++)
-        for (size_t i = 0; i < plane; i++) {
-            int64_t v = (int64_t)log_scale_q16[ch * plane + i] - log_step_q16[ch];
-            v = v > INT32_MAX ? INT32_MAX : (v < INT32_MIN ? INT32_MIN : v);
-            idx[ch * plane + i] = nic_hyper_scale_index((int32_t)v);
-        }
+    for (size_t j = 0; j < n; j++) {
+        size_t k = pos ? pos[j] : j;
+        int64_t v = (int64_t)log_scale_q16[k] - log_step_q16[k / plane];
+        v = v > INT32_MAX ? INT32_MAX : (v < INT32_MIN ? INT32_MIN : v);
+        idx[j] = nic_hyper_scale_index((int32_t)v);
+    }
 }
 
 /* y^ in Q16 at the anchors (the context network's input; 0 elsewhere):
@@ -552,19 +553,16 @@ static void quantize_at(const nic_hyper_latents *lat, const int32_t *mean, const
     }
 }
 
-/* Codes the symbols at pos[0..n) (pos NULL: the first n) with their tables
- * into one rANS stream. */
+/* Codes the symbols at pos[0..n) (pos NULL: the first n) with the tables
+ * idx[0..n) (in that order) into one rANS stream. */
 static nic_status code_pass(nic_context *ctx, const nic_hyper_codec *c, const int32_t *sym,
                             const uint16_t *idx, const size_t *pos, size_t n, int32_t *sym_g,
-                            uint16_t *idx_g, uint8_t **stream, size_t *size)
+                            uint8_t **stream, size_t *size)
 {
     if (pos) {
-        for (size_t j = 0; j < n; j++) {
+        for (size_t j = 0; j < n; j++)
             sym_g[j] = sym[pos[j]];
-            idx_g[j] = idx[pos[j]];
-        }
         sym = sym_g;
-        idx = idx_g;
     }
     nic_rans_encoder enc;
     nic_rans_encoder_init(&enc);
@@ -591,7 +589,6 @@ nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hype
      * mean and log-scale it corrects, and its input */
     size_t *pos = with_ctx ? malloc(sizeof(size_t) * ny) : NULL;
     int32_t *sym_g = with_ctx ? malloc(sizeof(int32_t) * ny) : NULL;
-    uint16_t *idx_g = with_ctx ? malloc(sizeof(uint16_t) * ny) : NULL;
     int32_t *mean2 = with_ctx ? malloc(sizeof(int32_t) * ny) : NULL;
     int32_t *ls2 = with_ctx ? malloc(sizeof(int32_t) * ny) : NULL;
     int32_t *yq = with_ctx ? malloc(sizeof(int32_t) * ny) : NULL;
@@ -599,32 +596,33 @@ nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hype
     uint8_t *y_stream[2] = {NULL, NULL};
     size_t y_size[2] = {0, 0};
     if (!log_step || !step || !sym || !idx ||
-        (with_ctx && (!pos || !sym_g || !idx_g || !mean2 || !ls2 || !yq))) {
+        (with_ctx && (!pos || !sym_g || !mean2 || !ls2 || !yq))) {
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory encoding");
         goto done;
     }
     nic_hyper_int_log_steps(&c->hint, t_from_quality(q), log_step);
     for (int ch = 0; ch < M; ch++)
         step[ch] = nic_hyper_step_q20(log_step[ch]);
-    y_indexes(c, lat->log_scale_q16, log_step, plane, idx);
     if (!with_ctx) {
+        y_indexes(lat->log_scale_q16, log_step, plane, NULL, ny, idx);
         quantize_at(lat, lat->mean_q16, step, NULL, ny, sym);
-        st = code_pass(ctx, c, sym, idx, NULL, ny, NULL, NULL, &y_stream[0], &y_size[0]);
+        st = code_pass(ctx, c, sym, idx, NULL, ny, NULL, &y_stream[0], &y_size[0]);
     } else {
         /* anchors with the hyperprior; the others with the context of the anchors' y^ */
         size_t n = pass_positions(M, lat->hy, lat->wy, 0, pos);
+        y_indexes(lat->log_scale_q16, log_step, plane, pos, n, idx);
         quantize_at(lat, lat->mean_q16, step, pos, n, sym);
-        st = code_pass(ctx, c, sym, idx, pos, n, sym_g, idx_g, &y_stream[0], &y_size[0]);
+        st = code_pass(ctx, c, sym, idx, pos, n, sym_g, &y_stream[0], &y_size[0]);
         memcpy(mean2, lat->mean_q16, sizeof(int32_t) * ny);
         memcpy(ls2, lat->log_scale_q16, sizeof(int32_t) * ny);
         anchors_yhat_q16(sym, lat->mean_q16, step, M, lat->hy, lat->wy, yq);
         if (st == NIC_OK)
             st = nic_hyper_int_context(ctx, &c->hint, yq, lat->hy, lat->wy, mean2, ls2);
         if (st == NIC_OK) {
-            y_indexes(c, ls2, log_step, plane, idx);
             n = pass_positions(M, lat->hy, lat->wy, 1, pos);
+            y_indexes(ls2, log_step, plane, pos, n, idx);
             quantize_at(lat, mean2, step, pos, n, sym);
-            st = code_pass(ctx, c, sym, idx, pos, n, sym_g, idx_g, &y_stream[1], &y_size[1]);
+            st = code_pass(ctx, c, sym, idx, pos, n, sym_g, &y_stream[1], &y_size[1]);
         }
     }
     if (st == NIC_OK) {
@@ -657,7 +655,6 @@ done:
     free(sym);
     free(sym_g);
     free(idx);
-    free(idx_g);
     free(pos);
     free(mean2);
     free(ls2);
@@ -752,13 +749,12 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
     int32_t *sym = malloc(sizeof(int32_t) * ny), *log_step = malloc(sizeof(int32_t) * M);
     int64_t *step = malloc(sizeof(int64_t) * M);
     uint16_t *idx = malloc(sizeof(uint16_t) * ny);
-    /* with the context: each pass's elements, tables and symbols in stream order */
+    /* with the context: each pass's elements and symbols in stream order */
     size_t *pos = with_ctx ? malloc(sizeof(size_t) * ny) : NULL;
-    uint16_t *idx_g = with_ctx ? malloc(sizeof(uint16_t) * ny) : NULL;
     int32_t *sym_g = with_ctx ? malloc(sizeof(int32_t) * ny) : NULL;
     nic_status st = NIC_OK;
     if (!zhat || !mean || !ls || !sym || !log_step || !step || !idx ||
-        (with_ctx && (!pos || !idx_g || !sym_g))) {
+        (with_ctx && (!pos || !sym_g))) {
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "%s: out of memory for %ux%u", name, file->width,
                       file->height);
         goto done;
@@ -778,8 +774,8 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
     nic_hyper_int_log_steps(&c->hint, t_from_quality(q), log_step);
     for (int ch = 0; ch < M; ch++)
         step[ch] = nic_hyper_step_q20(log_step[ch]);
-    y_indexes(c, ls, log_step, plane, idx);
     if (!with_ctx) {
+        y_indexes(ls, log_step, plane, NULL, ny, idx);
         st = nic_rans_decoder_init(ctx, &dec, file->streams[1].data, file->streams[1].size, name);
         if (st == NIC_OK)
             st = nic_gaussian_decode(ctx, &c->y_tables, &dec, NULL, idx, ny, sym);
@@ -794,15 +790,13 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
             st = nic_hyper_int_context(ctx, &c->hint, yq, hy, wy, mean, ls);
             if (st != NIC_OK)
                 break;
-            y_indexes(c, ls, log_step, plane, idx);
         }
         size_t n = pass_positions(M, hy, wy, pass, pos);
-        for (size_t j = 0; j < n; j++)
-            idx_g[j] = idx[pos[j]];
+        y_indexes(ls, log_step, plane, pos, n, idx);
         st = nic_rans_decoder_init(ctx, &dec, file->streams[1 + pass].data,
                                    file->streams[1 + pass].size, name);
         if (st == NIC_OK)
-            st = nic_gaussian_decode(ctx, &c->y_tables, &dec, NULL, idx_g, n, sym_g);
+            st = nic_gaussian_decode(ctx, &c->y_tables, &dec, NULL, idx, n, sym_g);
         if (st == NIC_OK)
             st = nic_rans_decoder_finish(ctx, &dec, name);
         for (size_t j = 0; st == NIC_OK && j < n; j++)
@@ -816,8 +810,6 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
     idx = NULL;
     free(pos);
     pos = NULL;
-    free(idx_g);
-    idx_g = NULL;
     free(sym_g);
     sym_g = NULL;
     st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
@@ -841,7 +833,6 @@ done:
     free(step);
     free(idx);
     free(pos);
-    free(idx_g);
     free(sym_g);
     if (st != NIC_OK)
         nic_image_free(out);
