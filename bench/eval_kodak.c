@@ -2,7 +2,7 @@
  * eval_kodak: the rate-distortion table of nic against JPEG on Kodak, and the
  * byte-budget table (the README quotes its output, via make eval).
  *
- *   eval_kodak [--data DIR] [--images N] [--no-budgets] [--csv FILE]
+ *   eval_kodak [--data DIR] [--images N] [--no-budgets] [--csv FILE] [--refine K]
  *
  * Protocol (DESIGN.md): rate = whole file bytes * 8 / pixels; PSNR over 8-bit
  * RGB; MS-SSIM on luma; per setting, the mean over images. nic's files are
@@ -10,7 +10,9 @@
  * picture (fast kernels; nic decode's deterministic kernels agree to within
  * rounding). JPEG is libjpeg-turbo with optimized Huffman tables (cjpeg
  * -optimize), 4:2:0. Budgets: per image, the best file that fits; every nic
- * file is checked to fit (the program exits 1 otherwise).
+ * file is checked to fit (the program exits 1 otherwise). --refine K: nic's
+ * files with the encoder's refinement of K steps (nic encode --refine K), as
+ * codec "nic-refine" in the CSV.
  */
 #include <math.h>
 #include <stdio.h>
@@ -76,7 +78,7 @@ static nic_status jpeg_at(nic_context *ctx, const nic_image *img, int q, size_t 
 int main(int argc, char **argv)
 {
     const char *data = "../shared/data/kodak", *csv_path = NULL;
-    int images = MAX_IMAGES, do_budgets = 1;
+    int images = MAX_IMAGES, do_budgets = 1, refine = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc)
             data = argv[++i];
@@ -86,8 +88,11 @@ int main(int argc, char **argv)
             csv_path = argv[++i];
         else if (!strcmp(argv[i], "--no-budgets"))
             do_budgets = 0;
+        else if (!strcmp(argv[i], "--refine") && i + 1 < argc)
+            refine = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: eval_kodak [--data DIR] [--images N] [--no-budgets] [--csv FILE]\n");
+            fprintf(stderr, "usage: eval_kodak [--data DIR] [--images N] [--no-budgets] "
+                            "[--csv FILE] [--refine K]\n");
             return 2;
         }
     }
@@ -101,6 +106,9 @@ int main(int argc, char **argv)
     }
     printf("model: %s (weights %08x), N=%d M=%d NZ=%d, context %d\n", c->path, c->weights_hash,
            c->model.cfg.n, c->model.cfg.m, c->model.cfg.nz, c->model.cfg.ctx);
+    const char *name = refine > 0 ? "nic-refine" : "nic";
+    if (refine > 0)
+        printf("encoder refinement: %d steps per file\n", refine);
     /* with a context: bytes of the anchors' and the other half's y streams per setting */
     double half_bytes[NQ][2] = {{0}};
 
@@ -130,7 +138,21 @@ int main(int argc, char **argv)
             size_t size;
             nic_image dec;
             nic_quality q;
-            if (nic_hyper_encode(ctx, c, &lat, nic_qs[i], 0, 0, &buf, &size) != NIC_OK ||
+            nic_hyper_latents tuned, *use = &lat;
+            if (refine > 0) {
+                /* from the analysis's y again: the refinement is for one quality */
+                if (nic_hyper_analyze(ctx, c, &img, &tuned) != NIC_OK ||
+                    nic_hyper_refine_latents(ctx, c, &img, nic_qs[i], refine, &tuned, NULL) !=
+                        NIC_OK) {
+                    fprintf(stderr, "eval_kodak: %s\n", nic_context_error(ctx));
+                    return 1;
+                }
+                use = &tuned;
+            }
+            nic_status est = nic_hyper_encode(ctx, c, use, nic_qs[i], 0, 0, &buf, &size);
+            if (use != &lat)
+                nic_hyper_latents_free(use);
+            if (est != NIC_OK ||
                 decode_fast(ctx, c, buf, size, &img, &dec) != NIC_OK ||
                 nic_compare(ctx, &img, &dec, &q) != NIC_OK) {
                 fprintf(stderr, "eval_kodak: %s\n", nic_context_error(ctx));
@@ -143,7 +165,7 @@ int main(int argc, char **argv)
                 for (int h = 0; h < 2; h++)
                     half_bytes[i][h] += (double)f.streams[1 + h].size;
             if (csv)
-                fprintf(csv, "kodim%02d,nic,q%d,%zu,%.5f,%.4f,%.6f\n", k, nic_qs[i], size,
+                fprintf(csv, "kodim%02d,%s,q%d,%zu,%.5f,%.4f,%.6f\n", k, name, nic_qs[i], size,
                         size * 8.0 / pixels, q.psnr_rgb, q.ms_ssim);
             free(buf);
             nic_image_free(&dec);
@@ -163,6 +185,7 @@ int main(int argc, char **argv)
             nic_encode_options o;
             nic_encode_options_init(&o);
             o.max_bytes = budgets[b];
+            o.refine = refine;
             uint8_t *buf;
             size_t size;
             nic_status st = nic_encode(ctx, &img, &o, &buf, &size, NULL);
@@ -175,7 +198,7 @@ int main(int argc, char **argv)
                     nic_compare(ctx, &img, &dec, &q) == NIC_OK) {
                     add(&bud_nic[b], size * 8.0 / pixels, &q);
                     if (csv)
-                        fprintf(csv, "kodim%02d,nic@%zu,auto,%zu,%.5f,%.4f,%.6f\n", k,
+                        fprintf(csv, "kodim%02d,%s@%zu,auto,%zu,%.5f,%.4f,%.6f\n", k, name,
                                 budgets[b], size, size * 8.0 / pixels, q.psnr_rgb, q.ms_ssim);
                 }
                 nic_image_free(&dec);
@@ -204,7 +227,7 @@ int main(int argc, char **argv)
     printf("\nKodak, %d images: mean over images per setting\n\n", images);
     printf("| codec | setting | bpp | PSNR-RGB (dB) | MS-SSIM |\n|---|---|---|---|---|\n");
     for (int i = 0; i < NQ; i++)
-        printf("| nic hyper | q=%d | %.4f | %.2f | %.4f |\n", nic_qs[i], nic_acc[i].bpp / images,
+        printf("| %s | q=%d | %.4f | %.2f | %.4f |\n", name, nic_qs[i], nic_acc[i].bpp / images,
                nic_acc[i].psnr / images, nic_acc[i].msssim / images);
     for (int i = 0; i < NJ; i++)
         printf("| JPEG (libjpeg-turbo, optimized) | q=%d | %.4f | %.2f | %.4f |\n", jpeg_qs[i],

@@ -266,6 +266,8 @@ typedef struct nic_encode_options {
                             quality does not fit (the decoder scales it back); default 1 */
     int layers;          /* progressive models (rnn): > 0 codes this many layers (at most
                             as many as fit a budget); 0 = from quality */
+    int refine;          /* hyper: > 0 refines the latent for the chosen quality with this
+                            many gradient steps (slower encoding, same decoder); 0 = off */
 } nic_encode_options;
 
 typedef struct nic_encode_result {

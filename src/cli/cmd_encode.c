@@ -23,6 +23,9 @@ void help_encode(FILE *out)
             "  --bpp <float> ........ at most this many bits per pixel\n"
             "  --max-bytes <int> .... at most this many bytes, headers included\n"
             "  --no-downscale ....... fail instead of coding a smaller picture\n"
+            "  --refine <int> ....... hyper: tune the latent to this picture with so many\n"
+            "                         gradient steps (slower encoding, smaller or better\n"
+            "                         files, the same decoder; default=0)\n"
             "  --model <name> ....... hyper, or rnn: progressive, every prefix of the\n"
             "                         file that ends on a layer is a coarser picture, or\n"
             "                         rnn+cnn: the same pictures in fewer bytes (the codes\n"
@@ -95,6 +98,12 @@ int cmd_encode(int argc, char **argv)
             if (!cli_parse_int(v, 1, 32, &n))
                 return cli_usage_error("encode", "--layers needs an integer in 1..32");
             opt.layers = (int)n;
+            i++;
+        } else if (strcmp(a, "--refine") == 0) {
+            long n;
+            if (!cli_parse_int(v, 0, 10000, &n))
+                return cli_usage_error("encode", "--refine needs an integer in 0..10000");
+            opt.refine = (int)n;
             i++;
         } else if (strcmp(a, "--no-downscale") == 0) {
             opt.allow_downscale = 0;

@@ -231,21 +231,22 @@ void nic_decode_options_init(nic_decode_options *o)
     o->allow_partial = 1;
 }
 
-/* Largest quality index whose file fits the budget, or -1. */
+/* Largest quality index from lo up whose file fits the budget, or -1 (when lo
+ * does not fit). */
 static nic_status best_fitting(nic_context *ctx, nic_hyper_codec *c, const nic_hyper_latents *lat,
-                               uint64_t budget, uint32_t ow, uint32_t oh, int *q_out,
+                               uint64_t budget, uint32_t ow, uint32_t oh, int lo, int *q_out,
                                uint8_t **out, size_t *out_size)
 {
     *q_out = -1;
     *out = NULL;
     uint8_t *buf;
     size_t size;
-    NIC_TRY(nic_hyper_encode(ctx, c, lat, 0, ow, oh, &buf, &size));
+    NIC_TRY(nic_hyper_encode(ctx, c, lat, lo, ow, oh, &buf, &size));
     if (size > budget) {
         free(buf);
         return NIC_OK;
     }
-    int lo = 0, hi = NIC_HYPER_QUALITY_LEVELS - 1;
+    int hi = NIC_HYPER_QUALITY_LEVELS - 1;
     uint8_t *best = buf;
     size_t best_size = size;
     /* Sizes grow with the index (the steps shrink): bisection. */
@@ -359,6 +360,63 @@ static nic_status encode_rnn(nic_context *ctx, const nic_image *img,
     return NIC_OK;
 }
 
+/* Whether the refinement runs on a w x h picture (else a warning says why not). */
+static int refine_fits(nic_context *ctx, uint32_t w, uint32_t h)
+{
+    uint64_t padded = (uint64_t)((h + 63) / 64 * 64) * ((w + 63) / 64 * 64);
+    if (padded <= NIC_HYPER_REFINE_MAX_PIXELS)
+        return 1;
+    nic_log(ctx, NIC_LOG_WARNING,
+            "refinement skipped: %ux%u is over its %d-megapixel limit (it holds the whole "
+            "picture's activations); coded without it",
+            w, h, NIC_HYPER_REFINE_MAX_PIXELS >> 20);
+    return 0;
+}
+
+/* A budget with the encoder's refinement: the plain search chose the picture
+ * (cw x ch) and quality *q; refined latents are smaller at a given quality, so
+ * the search goes on upwards from *q with latents refined for *q, and, where it
+ * got further, once more with latents refined for the new quality. *out (the
+ * plain file) is replaced by the best refined file that fits, if any. */
+static nic_status refine_for_budget(nic_context *ctx, nic_hyper_codec *c, const nic_image *img,
+                                    uint32_t cw, uint32_t ch, uint64_t budget, int steps, int *q,
+                                    uint8_t **out, size_t *out_size)
+{
+    const int scaled = cw != img->width || ch != img->height;
+    const uint32_t ow = scaled ? img->width : 0, oh = scaled ? img->height : 0;
+    nic_image small = {0};
+    const nic_image *src = img;
+    if (scaled) {
+        NIC_TRY(nic_image_resize(ctx, img, cw, ch, &small));
+        src = &small;
+    }
+    nic_status st = NIC_OK;
+    int target = *q;
+    for (int round = 0; round < 2 && st == NIC_OK; round++) {
+        nic_hyper_latents lat;
+        if ((st = nic_hyper_analyze(ctx, c, src, &lat)) != NIC_OK)
+            break;
+        st = nic_hyper_refine_latents(ctx, c, src, target, steps, &lat, NULL);
+        uint8_t *cand = NULL;
+        size_t cand_size = 0;
+        int cq = -1;
+        if (st == NIC_OK)
+            st = best_fitting(ctx, c, &lat, budget, ow, oh, target, &cq, &cand, &cand_size);
+        nic_hyper_latents_free(&lat);
+        if (st != NIC_OK || cq < 0)
+            break; /* refined for this quality, the file does not fit: keep the last */
+        free(*out);
+        *out = cand;
+        *out_size = cand_size;
+        *q = cq;
+        if (cq == target)
+            break;
+        target = cq;
+    }
+    nic_image_free(&small);
+    return st;
+}
+
 nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_options *options,
                       uint8_t **out, size_t *out_size, nic_encode_result *result)
 {
@@ -382,6 +440,12 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
                         options->bpp);
     if (options->layers < 0)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "%d layers", options->layers);
+    if (options->refine < 0)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "%d refinement steps", options->refine);
+    if (options->refine > 0 && is_rnn(options->model))
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                        "refinement is for the hyper model; %s files are not refined",
+                        options->model);
     uint64_t budget = options->max_bytes;
     if (options->bpp > 0) {
         uint64_t b = (uint64_t)floor(options->bpp * img->width * img->height / 8.0);
@@ -398,10 +462,13 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
     uint32_t cw = img->width, ch = img->height;
     if (!budget) {
         q = (int)floor(options->quality * 2.55 + 0.5);
-        st = nic_hyper_encode(ctx, c, &lat, q, 0, 0, out, out_size);
+        if (options->refine > 0 && refine_fits(ctx, img->width, img->height))
+            st = nic_hyper_refine_latents(ctx, c, img, q, options->refine, &lat, NULL);
+        if (st == NIC_OK)
+            st = nic_hyper_encode(ctx, c, &lat, q, 0, 0, out, out_size);
         nic_hyper_latents_free(&lat);
     } else {
-        st = best_fitting(ctx, c, &lat, budget, 0, 0, &q, out, out_size);
+        st = best_fitting(ctx, c, &lat, budget, 0, 0, 0, &q, out, out_size);
         nic_hyper_latents_free(&lat);
         /* Smaller pictures until the quality after scaling back stops improving:
          * when the full picture does not fit, and also when it fits only at a low
@@ -430,7 +497,7 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
                 uint8_t *cand;
                 size_t cand_size;
                 int cq;
-                st = best_fitting(ctx, c, &lat, budget, img->width, img->height, &cq, &cand,
+                st = best_fitting(ctx, c, &lat, budget, img->width, img->height, 0, &cq, &cand,
                                   &cand_size);
                 nic_hyper_latents_free(&lat);
                 if (st != NIC_OK || cq < 0)
@@ -452,6 +519,9 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
                 }
             }
         }
+        if (st == NIC_OK && q >= 0 && options->refine > 0 && refine_fits(ctx, cw, ch))
+            st = refine_for_budget(ctx, c, img, cw, ch, budget, options->refine, &q, out,
+                                   out_size);
         if (st == NIC_OK && q < 0)
             st = NIC_FAIL(ctx, NIC_ERR_LIMIT,
                           "no file of at most %llu bytes can hold this %ux%u image%s",

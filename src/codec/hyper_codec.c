@@ -421,6 +421,46 @@ static nic_status analyze_float(nic_context *ctx, nic_hyper_codec *c, const nic_
     return st;
 }
 
+static int32_t t_from_quality(int q)
+{
+    return (int32_t)(((int64_t)q * NIC_Q_ONE + 127) / 255);
+}
+
+/* z = h_a(y) rounded, the integer heads' mean and log-scale of y, and z's
+ * stream, from lat->y (into lat's buffers; a previous z stream is replaced). */
+static nic_status hyper_side(nic_context *ctx, nic_hyper_codec *c, nic_hyper_latents *lat)
+{
+    nic_hyper_model *m = &c->model;
+    const size_t nz = (size_t)m->cfg.nz * lat->hz * lat->wz;
+    float *zf = nn_alloc(nz * sizeof(float));
+    if (!zf)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory for a %ux%u image", lat->width,
+                        lat->height);
+    int h, w;
+    nic_status st = run_chain(ctx, c->eng, 0, m->ha, NULL, 3, &m->params, lat->y, lat->hy,
+                              lat->wy, zf, &h, &w);
+    for (size_t i = 0; i < nz && st == NIC_OK; i++) {
+        float v = nearbyintf(zf[i]);
+        lat->zhat[i] = v > 1e6f ? 1000000 : (v < -1e6f ? -1000000 : (int32_t)v);
+    }
+    nn_free(zf);
+    if (st == NIC_OK)
+        st = nic_hyper_int_heads(ctx, &c->hint, lat->zhat, lat->hz, lat->wz, lat->mean_q16,
+                                 lat->log_scale_q16);
+    if (st == NIC_OK) {
+        free(lat->z_stream);
+        lat->z_stream = NULL;
+        nic_rans_encoder enc;
+        nic_rans_encoder_init(&enc);
+        st = nic_factorized_encode(ctx, &c->z_tables, lat->zhat, (uint32_t)m->cfg.nz,
+                                   (size_t)lat->hz * lat->wz, &enc);
+        if (st == NIC_OK)
+            st = nic_rans_encoder_finish(ctx, &enc, 0, &lat->z_stream, &lat->z_size);
+        nic_rans_encoder_free(&enc);
+    }
+    return st;
+}
+
 nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_image *img,
                              nic_hyper_latents *lat)
 {
@@ -437,46 +477,59 @@ nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_ima
     lat->wz = pw / 64;
     const size_t ny = (size_t)m->cfg.m * lat->hy * lat->wy;
     const size_t nz = (size_t)m->cfg.nz * lat->hz * lat->wz;
-    float *zf = nn_alloc(nz * sizeof(float));
     lat->y = malloc(ny * sizeof(float));
     lat->zhat = malloc(nz * sizeof(int32_t));
     lat->mean_q16 = malloc(ny * sizeof(int32_t));
     lat->log_scale_q16 = malloc(ny * sizeof(int32_t));
     nic_status st = NIC_OK;
-    if (!zf || !lat->y || !lat->zhat || !lat->mean_q16 || !lat->log_scale_q16) {
+    if (!lat->y || !lat->zhat || !lat->mean_q16 || !lat->log_scale_q16)
         st = NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory for a %ux%u image", img->width,
                       img->height);
-        goto done;
-    }
-    if (c->float_transforms)
+    else if (c->float_transforms)
         st = analyze_float(ctx, c, img, ph, pw, lat->y);
     else
         st = nic_int_analyze(ctx, &c->analysis, c->isa, img, ph, pw, c->mem_budget, lat->y);
-    int h, w;
     if (st == NIC_OK)
-        st = run_chain(ctx, c->eng, 0, m->ha, NULL, 3, &m->params, lat->y, lat->hy, lat->wy, zf,
-                       &h, &w);
-    if (st != NIC_OK)
-        goto done;
-    for (size_t i = 0; i < nz; i++) {
-        float v = nearbyintf(zf[i]);
-        lat->zhat[i] = v > 1e6f ? 1000000 : (v < -1e6f ? -1000000 : (int32_t)v);
-    }
-    st = nic_hyper_int_heads(ctx, &c->hint, lat->zhat, lat->hz, lat->wz, lat->mean_q16,
-                             lat->log_scale_q16);
-    if (st == NIC_OK) {
-        nic_rans_encoder enc;
-        nic_rans_encoder_init(&enc);
-        st = nic_factorized_encode(ctx, &c->z_tables, lat->zhat, (uint32_t)m->cfg.nz,
-                                   (size_t)lat->hz * lat->wz, &enc);
-        if (st == NIC_OK)
-            st = nic_rans_encoder_finish(ctx, &enc, 0, &lat->z_stream, &lat->z_size);
-        nic_rans_encoder_free(&enc);
-    }
-done:
-    nn_free(zf);
+        st = hyper_side(ctx, c, lat);
     if (st != NIC_OK)
         nic_hyper_latents_free(lat);
+    return st;
+}
+
+nic_status nic_hyper_refine_latents(nic_context *ctx, nic_hyper_codec *c, const nic_image *img,
+                                    int q, int iters, nic_hyper_latents *lat,
+                                    nic_hyper_refine_report *report)
+{
+    if (q < 0 || q >= NIC_HYPER_QUALITY_LEVELS)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "quality index %d is not in 0..255", q);
+    const int ph = lat->hy * 16, pw = lat->wy * 16;
+    if ((uint64_t)ph * pw > NIC_HYPER_REFINE_MAX_PIXELS)
+        return NIC_FAIL(ctx, NIC_ERR_LIMIT,
+                        "refinement: %ux%u is over its %d-megapixel limit (padded)", lat->width,
+                        lat->height, NIC_HYPER_REFINE_MAX_PIXELS >> 20);
+    NIC_TRY(nic_hyper_codec_prepare_encoder(ctx, c));
+    float *x = nn_alloc(3 * (size_t)ph * pw * sizeof(float));
+    if (!x)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory for a %ux%u image", img->width,
+                        img->height);
+    nic_codec_image_to_planes(img, ph, pw, x);
+    nic_hyper_trainer *t = NULL;
+    nic_status st = nic_hyper_trainer_create_ex(ctx, c->eng, &c->model, 1, ph, pw, 0,
+                                                NIC_HYPER_TRAINER_FROM_Y, &t);
+    nic_hyper_stats before = {0}, after = {0};
+    if (st == NIC_OK)
+        st = nic_hyper_refine(ctx, t, x, (float)t_from_quality(q) / NIC_Q_ONE, iters,
+                              NIC_HYPER_REFINE_LR, lat->y, &before, &after);
+    nic_hyper_trainer_destroy(t);
+    nn_free(x);
+    if (st == NIC_OK)
+        st = hyper_side(ctx, c, lat);
+    if (st == NIC_OK && report) {
+        report->bpp_before = before.bpp;
+        report->psnr_before = before.psnr;
+        report->bpp_after = after.bpp;
+        report->psnr_after = after.psnr;
+    }
     return st;
 }
 
@@ -484,11 +537,6 @@ int64_t nic_hyper_step_q20(int32_t log_step_q16)
 {
     double v = nearbyint(nic_q_exp(log_step_q16) * 1048576.0);
     return v > 1e12 ? (int64_t)1000000000000 : (int64_t)v;
-}
-
-static int32_t t_from_quality(int q)
-{
-    return (int32_t)(((int64_t)q * NIC_Q_ONE + 127) / 255);
 }
 
 /* Table indexes for the given log steps of the elements pos[0..n) (pos NULL:

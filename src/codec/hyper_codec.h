@@ -67,6 +67,21 @@ nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_ima
                              nic_hyper_latents *lat);
 void nic_hyper_latents_free(nic_hyper_latents *lat);
 
+/* Encoder-side refinement (docs/CODEC.md): `iters` gradient steps on lat's y
+ * towards a lower rate + lambda * MSE for quality index q with the model held
+ * fixed, then z, the heads' outputs and z's stream again from the new y. The
+ * latents then serve that quality (others still decode, less well). Images
+ * over NIC_HYPER_REFINE_MAX_PIXELS (padded) fail with NIC_ERR_LIMIT: the
+ * float model's activations for the whole picture are held at once. */
+#define NIC_HYPER_REFINE_MAX_PIXELS (4 << 20)
+#define NIC_HYPER_REFINE_LR 0.003f
+typedef struct nic_hyper_refine_report {
+    double bpp_before, psnr_before, bpp_after, psnr_after; /* the estimates, padded picture */
+} nic_hyper_refine_report;
+nic_status nic_hyper_refine_latents(nic_context *ctx, nic_hyper_codec *c, const nic_image *img,
+                                    int q, int iters, nic_hyper_latents *lat,
+                                    nic_hyper_refine_report *report);
+
 /* A complete .nic file at quality index q (0..255). original_* = 0 when the
  * coded image is the original size. */
 nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hyper_latents *lat,

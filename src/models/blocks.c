@@ -90,13 +90,17 @@ nic_status nic_conv_block_backward(nic_context *ctx, nic_conv_block *b, nn_param
                                    const float *x, const float *dy, float *dx)
 {
     const float *w = nn_param_data(p, b->weight);
-    float *dw = nn_param_grad(p, b->weight), *db = nn_param_grad(p, b->bias);
     if (b->transposed) {
-        NIC_TRY(nn_conv_transpose_backward_weights(ctx, b->plan, x, dy, dw, db));
+        if (p->grad)
+            NIC_TRY(nn_conv_transpose_backward_weights(ctx, b->plan, x, dy,
+                                                       nn_param_grad(p, b->weight),
+                                                       nn_param_grad(p, b->bias)));
         if (dx)
             NIC_TRY(nn_conv_transpose_backward_data(ctx, b->plan, dy, w, dx));
     } else {
-        NIC_TRY(nn_conv_backward_weights(ctx, b->plan, x, dy, dw, db));
+        if (p->grad)
+            NIC_TRY(nn_conv_backward_weights(ctx, b->plan, x, dy, nn_param_grad(p, b->weight),
+                                             nn_param_grad(p, b->bias)));
         if (dx)
             NIC_TRY(nn_conv_backward_data(ctx, b->plan, dy, w, dx));
     }
@@ -222,13 +226,15 @@ nic_status nic_gdn_block_backward(nic_context *ctx, nic_gdn_block *g, nn_params 
             dx[i] = dy[i] * r;
         }
     }
-    memset(g->dbeta_eff, 0, c * sizeof(float));
-    memset(g->dgamma_eff, 0, c * c * sizeof(float));
-    NIC_TRY(nn_conv_backward_weights(ctx, g->plan, sq, dnorm, g->dgamma_eff, g->dbeta_eff));
     NIC_TRY(nn_conv_backward_data(ctx, g->plan, dnorm, g->gamma_eff, dsq));
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++)
         dx[i] += 2.0f * x[i] * dsq[i];
+    if (!p->grad)
+        return NIC_OK;
+    memset(g->dbeta_eff, 0, c * sizeof(float));
+    memset(g->dgamma_eff, 0, c * c * sizeof(float));
+    NIC_TRY(nn_conv_backward_weights(ctx, g->plan, sq, dnorm, g->dgamma_eff, g->dbeta_eff));
     nn_gdn_reparam_backward(nn_param_data(p, g->beta), g->dbeta_eff, c, NN_GDN_BETA_MIN,
                             nn_param_grad(p, g->beta));
     nn_gdn_reparam_backward(nn_param_data(p, g->gamma), g->dgamma_eff, c * c, 0.0,

@@ -5,7 +5,9 @@
  * names such as "g_a.0.weight") and, once planned for a batch shape, its
  * convolution plan and saved buffers. forward() reads x and writes y;
  * backward() ACCUMULATES parameter gradients and WRITES dx (dx may be NULL
- * when the input needs no gradient, e.g. the image).
+ * when the input needs no gradient, e.g. the image). In an arena without
+ * gradient buffers (nn_params_alloc_values: a model that only codes),
+ * backward() computes dx alone.
  */
 #ifndef NIC_MODELS_BLOCKS_H
 #define NIC_MODELS_BLOCKS_H

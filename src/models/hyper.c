@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/context.h"
 #include "models/likelihood.h"
 #include "nn/safetensors.h"
 
@@ -269,7 +270,8 @@ typedef struct act {
 
 struct nic_hyper_trainer {
     nic_hyper_model *m;
-    int batch, crop;
+    int batch, h, w;   /* input [batch][3][h][w] */
+    int no_analysis;   /* NIC_HYPER_TRAINER_FROM_Y: no g_a (y is given) */
     int first, global; /* shard of a global batch (nic_hyper_trainer_set_shard) */
     size_t hw_y, hw_z; /* positions per channel of y and z */
     int hy, wy;
@@ -380,22 +382,31 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
                                     int batch, int crop, unsigned conv_flags,
                                     nic_hyper_trainer **out)
 {
+    return nic_hyper_trainer_create_ex(ctx, eng, m, batch, crop, crop, conv_flags, 0, out);
+}
+
+nic_status nic_hyper_trainer_create_ex(nic_context *ctx, nn_engine *eng, nic_hyper_model *m,
+                                       int batch, int height, int width, unsigned conv_flags,
+                                       unsigned flags, nic_hyper_trainer **out)
+{
     *out = NULL;
-    if (batch < 1 || crop < 64 || crop % 64 != 0)
+    if (batch < 1 || height < 64 || height % 64 != 0 || width < 64 || width % 64 != 0)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
-                        "hyper trainer: crop %d must be a positive multiple of 64, batch %d >= 1",
-                        crop, batch);
+                        "hyper trainer: %dx%d must be positive multiples of 64, batch %d >= 1",
+                        width, height, batch);
     nic_hyper_trainer *t = calloc(1, sizeof(*t));
     if (!t)
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "hyper trainer: out of memory");
     t->m = m;
     t->batch = batch;
-    t->crop = crop;
+    t->h = height;
+    t->w = width;
+    t->no_analysis = (flags & NIC_HYPER_TRAINER_FROM_Y) != 0;
     t->first = 0;
     t->global = batch;
     const nic_hyper_config *c = &m->cfg;
     nic_status st;
-    int h = crop, w = crop;
+    int h = height, w = width;
 #define TRY_OR_FAIL(expr)                     \
     do {                                      \
         if ((st = (expr)) != NIC_OK) {        \
@@ -403,14 +414,21 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
             return st;                        \
         }                                     \
     } while (0)
-    TRY_OR_FAIL(plan_chain(ctx, eng, t, m->ga, 4, &h, &w, conv_flags, t->ga_out, 3));
-    for (int i = 0; i < 3; i++) {
-        size_t n = t->ga_out[i].n;
-        TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_gdn[i], n, 0));
-        TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_norm[i], n, 0));
-        TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_sq[i], n, 0));
-        TRY_OR_FAIL(nic_gdn_block_plan(ctx, eng, &m->ga_gdn[i], batch, m->ga[i].h_out,
-                                       m->ga[i].w_out, conv_flags));
+    if (t->no_analysis) {
+        /* y alone, with its gradient */
+        h /= 16;
+        w /= 16;
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->ga_out[3], (size_t)batch * c->m * h * w));
+    } else {
+        TRY_OR_FAIL(plan_chain(ctx, eng, t, m->ga, 4, &h, &w, conv_flags, t->ga_out, 3));
+        for (int i = 0; i < 3; i++) {
+            size_t n = t->ga_out[i].n;
+            TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_gdn[i], n, 0));
+            TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_norm[i], n, 0));
+            TRY_OR_FAIL(act_alloc_ex(ctx, t, &t->ga_sq[i], n, 0));
+            TRY_OR_FAIL(nic_gdn_block_plan(ctx, eng, &m->ga_gdn[i], batch, m->ga[i].h_out,
+                                           m->ga[i].w_out, conv_flags));
+        }
     }
     t->hw_y = (size_t)h * w;
     int hy = h, wy = w;
@@ -463,7 +481,8 @@ nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_
         TRY_OR_FAIL(nic_gdn_block_plan(ctx, eng, &m->gs_gdn[i], batch, m->gs[i].h_out,
                                        m->gs[i].w_out, conv_flags));
     }
-    TRY_OR_FAIL(share_gradients(ctx, t));
+    if (!t->no_analysis)
+        TRY_OR_FAIL(share_gradients(ctx, t));
     t->dz_extra = nn_alloc(t->ha_out[2].n * sizeof(float));
     t->q_hidden = nn_alloc((size_t)batch * NIC_HYPER_Q_HIDDEN * sizeof(float));
     t->log_step = nn_alloc((size_t)batch * c->m * sizeof(float));
@@ -535,7 +554,7 @@ static inline int pass_stride(int pass)
 static void quant_forward(nic_hyper_trainer *t, const float *y, const float *mu,
                           const float *log_scale, uint64_t seed, int train, int pass)
 {
-    const int B = t->batch, M = t->m->cfg.m;
+    const int B = t->batch, M = t->m->cfg.m, noisy = train == 1 || train == 2;
     const size_t hwy = t->hw_y;
     for (int b = 0; b < B; b++) {
         for (int c = 0; c < M; c++) {
@@ -551,14 +570,14 @@ static void quant_forward(nic_hyper_trainer *t, const float *y, const float *mu,
                 t->y_q.v[o + i] = yq;
                 t->sigma_q.v[o + i] = expf(ls) / step;
                 float rq = round_half_even(yq - mq);
-                float u = train ? nn_noise_uniform(seed, nn_noise_index((uint64_t)(t->first + b),
+                float u = noisy ? nn_noise_uniform(seed, nn_noise_index((uint64_t)(t->first + b),
                                                                         1, (size_t)c * hwy + i))
                                 : 0.0f;
                 /* train 2: noise for the synthesis too (then the gradient is exact) */
                 float q = train == 2 ? yq - mq + u : rq;
                 t->yhat_q.v[o + i] = q + mq;
                 t->yhat.v[o + i] = (q + mq) * step;
-                t->v.v[o + i] = train ? yq - mq + u : rq;
+                t->v.v[o + i] = noisy ? yq - mq + u : rq;
             }
         }
     }
@@ -646,11 +665,15 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
     nic_hyper_model *m = t->m;
     nn_params *p = &m->params;
     const int B = t->batch, M = m->cfg.m;
-    const size_t S2 = (size_t)t->crop * t->crop;
+    const size_t S2 = (size_t)t->h * t->w;
+    const int noisy = train == 1 || train == 2;
+    /* a model without gradient buffers (one that only codes) gets input
+     * gradients alone */
+    const int param_grads = train && p->grad != NULL;
 
-    /* ---- analysis */
+    /* ---- analysis (a FROM_Y trainer's caller has put y there) */
     const float *in = x;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4 && !t->no_analysis; i++) {
         NIC_TRY(nic_conv_block_forward(ctx, &m->ga[i], p, in, t->ga_out[i].v));
         if (i < 3) {
             NIC_TRY(nic_gdn_block_forward(ctx, &m->ga_gdn[i], p, t->ga_out[i].v, t->ga_gdn[i].v,
@@ -667,9 +690,9 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
     const float *z = t->ha_out[2].v;
     size_t nzc = t->z_tilde.n;
     /* Noise of global sample g, tensor s (0: z, 1: y), element e: nn_noise_uniform. */
-    const uint64_t seed = train ? nn_rng_next(rng) : 0;
+    const uint64_t seed = noisy ? nn_rng_next(rng) : 0;
     const size_t per_z = nzc / B;
-    if (train)
+    if (noisy)
         for (int b = 0; b < B; b++)
             for (size_t e = 0; e < per_z; e++) {
                 size_t k = (size_t)b * per_z + e;
@@ -731,7 +754,7 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
                                       train ? t->v.d : NULL, train ? t->sigma_q.d : NULL);
     double bits_z = nic_fp_rate(nn_param_data(p, m->prior), t->z_tilde.v, B, m->cfg.nz,
                                 t->hw_z, rate_scale, train ? t->z_tilde.d : NULL,
-                                train ? nn_param_grad(p, m->prior) : NULL);
+                                param_grads ? nn_param_grad(p, m->prior) : NULL);
     double sse_total = 0, loss = 0;
     const size_t per = 3 * S2;
     float *dxhat = t->gs_out[3].d;
@@ -791,7 +814,7 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
             size_t bc = (size_t)b * M + c;
             t->dlog_step[bc] = (float)(t->dstep[bc] * expf(t->log_step[bc]));
         }
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < B && param_grads; b++)
         q_backward(m, t_rate[b], t->q_hidden + (size_t)b * NIC_HYPER_Q_HIDDEN,
                    t->dlog_step + (size_t)b * M);
     /* ---- backward: hyper-synthesis heads into z~ */
@@ -822,6 +845,8 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
     NIC_TRY(nic_conv_block_backward(ctx, &m->ha[0], p, y, t->ha_out[0].d, dy_h));
     for (size_t i = 0; i < t->ga_out[3].n; i++)
         dy[i] += dy_h[i];
+    if (t->no_analysis)
+        return NIC_OK;
     /* ---- backward: analysis */
     for (int i = 3; i >= 0; i--) {
         const float *xin = i == 0 ? x : t->ga_gdn[i - 1].v;
@@ -833,4 +858,73 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
                                            t->ga_gdn[i - 1].d, t->ga_out[i - 1].d));
     }
     return NIC_OK;
+}
+
+float *nic_hyper_trainer_y(nic_hyper_trainer *t)
+{
+    return t->ga_out[3].v;
+}
+
+const float *nic_hyper_trainer_dy(const nic_hyper_trainer *t)
+{
+    return t->ga_out[3].d;
+}
+
+/* ---------------------------------------------------------------- refinement */
+
+nic_status nic_hyper_refine(nic_context *ctx, nic_hyper_trainer *t, const float *x, float t_rate,
+                            int iters, float lr, float *y, nic_hyper_stats *before,
+                            nic_hyper_stats *after)
+{
+    if (!t->no_analysis || t->batch != 1)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                        "refinement needs a FROM_Y trainer of batch 1");
+    const int M = t->m->cfg.m;
+    const size_t plane = t->hw_y, n = (size_t)M * plane;
+    float *yt = t->ga_out[3].v;
+    const float *g = t->ga_out[3].d;
+    float *mom = calloc(2 * n, sizeof(float)), *best = malloc(n * sizeof(float));
+    if (!mom || !best) {
+        free(mom);
+        free(best);
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "refinement: out of memory");
+    }
+    float *vel = mom + n;
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    double best_loss = INFINITY;
+    nic_status st = NIC_OK;
+    memcpy(best, y, n * sizeof(float));
+    for (int it = 0; it <= iters; it++) {
+        nic_hyper_stats s;
+        memcpy(yt, y, n * sizeof(float));
+        if ((st = nic_check_abort(ctx, "refine")) != NIC_OK ||
+            (st = nic_hyper_train_step(ctx, t, x, &t_rate, NULL, 3, &s)) != NIC_OK)
+            break;
+        if (it == 0 && before)
+            *before = s;
+        if (s.loss < best_loss) {
+            best_loss = s.loss;
+            memcpy(best, y, n * sizeof(float));
+            if (after)
+                *after = s;
+        }
+        if (it == iters)
+            break;
+        /* Adam in units of each channel's quantization step: the gradient of
+         * y / step is step dy, and y moves by step times Adam's direction */
+        const float c1 = 1.0f - powf(b1, (float)(it + 1)), c2 = 1.0f - powf(b2, (float)(it + 1));
+        for (int c = 0; c < M; c++) {
+            const float step = expf(t->log_step[c]);
+            for (size_t i = (size_t)c * plane; i < (size_t)(c + 1) * plane; i++) {
+                float gq = g[i] * step;
+                mom[i] = b1 * mom[i] + (1.0f - b1) * gq;
+                vel[i] = b2 * vel[i] + (1.0f - b2) * gq * gq;
+                y[i] -= lr * step * (mom[i] / c1) / (sqrtf(vel[i] / c2) + eps);
+            }
+        }
+    }
+    memcpy(y, best, n * sizeof(float));
+    free(mom);
+    free(best);
+    return st;
 }

@@ -112,7 +112,17 @@ typedef struct nic_hyper_stats {
 nic_status nic_hyper_trainer_create(nic_context *ctx, nn_engine *eng, nic_hyper_model *m,
                                     int batch, int crop, unsigned conv_flags,
                                     nic_hyper_trainer **out);
+/* The same for batches [batch][3][height][width] (multiples of 64). flags:
+ * NIC_HYPER_TRAINER_FROM_Y plans no analysis transform: before each step the
+ * caller writes y ([batch][m][height/16][width/16]) at nic_hyper_trainer_y, and
+ * backward stops at its gradient (nic_hyper_trainer_dy). */
+#define NIC_HYPER_TRAINER_FROM_Y 1u
+nic_status nic_hyper_trainer_create_ex(nic_context *ctx, nn_engine *eng, nic_hyper_model *m,
+                                       int batch, int height, int width, unsigned conv_flags,
+                                       unsigned flags, nic_hyper_trainer **out);
 void nic_hyper_trainer_destroy(nic_hyper_trainer *t);
+float *nic_hyper_trainer_y(nic_hyper_trainer *t);
+const float *nic_hyper_trainer_dy(const nic_hyper_trainer *t);
 
 /* Data-parallel training: this trainer's batch is samples [first, first + batch)
  * of a global batch of `global` samples. The loss is normalized by `global`
@@ -139,9 +149,24 @@ void nic_hyper_stats_from_sums(double bits_y, double bits_z, double sse, double 
  *   train = 1: uniform noise for the rate terms, rounding with a straight-through
  *              gradient for the synthesis input (the usual mixed scheme);
  *   train = 2: noise for both (the gradient is then exact: used by the checks);
- *   train = 0: no gradients, rounding everywhere (an estimate of the real coder). */
+ *   train = 0: no gradients, rounding everywhere (an estimate of the real coder);
+ *   train = 3: rounding everywhere as 0, with straight-through gradients (the
+ *              encoder's refinement of y, nic_hyper_refine; rng unused).
+ * A model made with nic_hyper_model_create_values gets no parameter gradients:
+ * only the input's (y's, with NIC_HYPER_TRAINER_FROM_Y). */
 nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const float *x,
                                 const float *t_rate, nn_rng *rng, int train,
                                 nic_hyper_stats *stats);
+
+/* Encoder-side refinement of the latent (docs/CODEC.md): starting from y (the
+ * analysis's output for image x, [1][3][h][w] of a FROM_Y trainer of batch 1),
+ * `iters` Adam steps on y alone, with the model fixed, lower the coder's
+ * estimated rate + lambda(t_rate) * MSE (train = 3: rounding as the coder does,
+ * straight-through gradients). lr is in units of each channel's quantization
+ * step. y receives the best point seen (never worse than the start by that
+ * estimate); before/after (may be NULL) its statistics at the start and there. */
+nic_status nic_hyper_refine(nic_context *ctx, nic_hyper_trainer *t, const float *x, float t_rate,
+                            int iters, float lr, float *y, nic_hyper_stats *before,
+                            nic_hyper_stats *after);
 
 #endif

@@ -70,6 +70,17 @@ for n in 150 400 1200; do
     expect 0 "$NIC" compare "$IMG" "$T/b$n.png"   # same size as the original
 done
 expect 1 "$NIC" encode --max-bytes 5 "$IMG" "$T/c.nic";  has "$T/err" "no file of at most 5 bytes"
+# the encoder's refinement: a file of the asked quality that the same decoder reads, and
+# budgets that still hold
+expect 0 "$NIC" encode -q 60 --refine 3 "$IMG" "$T/r.nic";  has "$T/err" "quality index 153"
+expect 0 "$NIC" decode "$T/r.nic" "$T/r.png"
+expect 0 "$NIC" compare "$IMG" "$T/r.png";                  has "$T/out" "PSNR-RGB"
+expect 0 "$NIC" encode --max-bytes 400 --refine 3 "$IMG" "$T/rb.nic"
+checks=$((checks + 1))
+[ "$(size_of "$T/rb.nic")" -le 400 ] || fail "--max-bytes 400 --refine 3 gave $(size_of "$T/rb.nic") bytes"
+expect 0 "$NIC" decode "$T/rb.nic" "$T/rb.png"
+expect 2 "$NIC" encode --refine -1 "$IMG" "$T/c.nic";       has "$T/err" "--refine needs"
+expect 2 "$NIC" encode --model rnn --refine 2 "$IMG" "$T/c.nic"; has "$T/err" "refinement is for the hyper model"
 # errors
 expect 2 "$NIC" encode -q 101 "$IMG" "$T/c.nic";         has "$T/err" "0..100"
 expect 2 "$NIC" encode "$IMG";                           has "$T/err" "needs INPUT"
