@@ -142,8 +142,7 @@ int main(int argc, char **argv)
             if (refine > 0) {
                 /* from the analysis's y again: the refinement is for one quality */
                 if (nic_hyper_analyze(ctx, c, &img, &tuned) != NIC_OK ||
-                    nic_hyper_refine_latents(ctx, c, &img, nic_qs[i], refine, &tuned, NULL) !=
-                        NIC_OK) {
+                    nic_hyper_refine_latents(ctx, c, &img, nic_qs[i], refine, &tuned) != NIC_OK) {
                     fprintf(stderr, "eval_kodak: %s\n", nic_context_error(ctx));
                     return 1;
                 }

@@ -363,8 +363,7 @@ static nic_status encode_rnn(nic_context *ctx, const nic_image *img,
 /* Whether the refinement runs on a w x h picture (else a warning says why not). */
 static int refine_fits(nic_context *ctx, uint32_t w, uint32_t h)
 {
-    uint64_t padded = (uint64_t)((h + 63) / 64 * 64) * ((w + 63) / 64 * 64);
-    if (padded <= NIC_HYPER_REFINE_MAX_PIXELS)
+    if (nic_hyper_can_refine(w, h))
         return 1;
     nic_log(ctx, NIC_LOG_WARNING,
             "refinement skipped: %ux%u is over its %d-megapixel limit (it holds the whole "
@@ -396,7 +395,7 @@ static nic_status refine_for_budget(nic_context *ctx, nic_hyper_codec *c, const 
         nic_hyper_latents lat;
         if ((st = nic_hyper_analyze(ctx, c, src, &lat)) != NIC_OK)
             break;
-        st = nic_hyper_refine_latents(ctx, c, src, target, steps, &lat, NULL);
+        st = nic_hyper_refine_latents(ctx, c, src, target, steps, &lat);
         uint8_t *cand = NULL;
         size_t cand_size = 0;
         int cq = -1;
@@ -463,7 +462,7 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
     if (!budget) {
         q = (int)floor(options->quality * 2.55 + 0.5);
         if (options->refine > 0 && refine_fits(ctx, img->width, img->height))
-            st = nic_hyper_refine_latents(ctx, c, img, q, options->refine, &lat, NULL);
+            st = nic_hyper_refine_latents(ctx, c, img, q, options->refine, &lat);
         if (st == NIC_OK)
             st = nic_hyper_encode(ctx, c, &lat, q, 0, 0, out, out_size);
         nic_hyper_latents_free(&lat);

@@ -496,14 +496,18 @@ nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_ima
     return st;
 }
 
+int nic_hyper_can_refine(uint32_t width, uint32_t height)
+{
+    return (uint64_t)pad64(height) * pad64(width) <= NIC_HYPER_REFINE_MAX_PIXELS;
+}
+
 nic_status nic_hyper_refine_latents(nic_context *ctx, nic_hyper_codec *c, const nic_image *img,
-                                    int q, int iters, nic_hyper_latents *lat,
-                                    nic_hyper_refine_report *report)
+                                    int q, int iters, nic_hyper_latents *lat)
 {
     if (q < 0 || q >= NIC_HYPER_QUALITY_LEVELS)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "quality index %d is not in 0..255", q);
     const int ph = lat->hy * 16, pw = lat->wy * 16;
-    if ((uint64_t)ph * pw > NIC_HYPER_REFINE_MAX_PIXELS)
+    if (!nic_hyper_can_refine(lat->width, lat->height))
         return NIC_FAIL(ctx, NIC_ERR_LIMIT,
                         "refinement: %ux%u is over its %d-megapixel limit (padded)", lat->width,
                         lat->height, NIC_HYPER_REFINE_MAX_PIXELS >> 20);
@@ -516,20 +520,13 @@ nic_status nic_hyper_refine_latents(nic_context *ctx, nic_hyper_codec *c, const 
     nic_hyper_trainer *t = NULL;
     nic_status st = nic_hyper_trainer_create_ex(ctx, c->eng, &c->model, 1, ph, pw, 0,
                                                 NIC_HYPER_TRAINER_FROM_Y, &t);
-    nic_hyper_stats before = {0}, after = {0};
     if (st == NIC_OK)
         st = nic_hyper_refine(ctx, t, x, (float)t_from_quality(q) / NIC_Q_ONE, iters,
-                              NIC_HYPER_REFINE_LR, lat->y, &before, &after);
+                              NIC_HYPER_REFINE_LR, lat->y, NULL, NULL);
     nic_hyper_trainer_destroy(t);
     nn_free(x);
     if (st == NIC_OK)
         st = hyper_side(ctx, c, lat);
-    if (st == NIC_OK && report) {
-        report->bpp_before = before.bpp;
-        report->psnr_before = before.psnr;
-        report->bpp_after = after.bpp;
-        report->psnr_after = after.psnr;
-    }
     return st;
 }
 

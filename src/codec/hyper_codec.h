@@ -70,17 +70,14 @@ void nic_hyper_latents_free(nic_hyper_latents *lat);
 /* Encoder-side refinement (docs/CODEC.md): `iters` gradient steps on lat's y
  * towards a lower rate + lambda * MSE for quality index q with the model held
  * fixed, then z, the heads' outputs and z's stream again from the new y. The
- * latents then serve that quality (others still decode, less well). Images
- * over NIC_HYPER_REFINE_MAX_PIXELS (padded) fail with NIC_ERR_LIMIT: the
- * float model's activations for the whole picture are held at once. */
-#define NIC_HYPER_REFINE_MAX_PIXELS (4 << 20)
+ * latents then serve that quality (others still decode, less well). Pictures
+ * that nic_hyper_can_refine refuses fail with NIC_ERR_LIMIT: the float model's
+ * activations for the whole picture are held at once. */
+#define NIC_HYPER_REFINE_MAX_PIXELS (4 << 20) /* padded to multiples of 64 */
 #define NIC_HYPER_REFINE_LR 0.003f
-typedef struct nic_hyper_refine_report {
-    double bpp_before, psnr_before, bpp_after, psnr_after; /* the estimates, padded picture */
-} nic_hyper_refine_report;
+int nic_hyper_can_refine(uint32_t width, uint32_t height);
 nic_status nic_hyper_refine_latents(nic_context *ctx, nic_hyper_codec *c, const nic_image *img,
-                                    int q, int iters, nic_hyper_latents *lat,
-                                    nic_hyper_refine_report *report);
+                                    int q, int iters, nic_hyper_latents *lat);
 
 /* A complete .nic file at quality index q (0..255). original_* = 0 when the
  * coded image is the original size. */

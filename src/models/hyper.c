@@ -894,9 +894,9 @@ nic_status nic_hyper_refine(nic_context *ctx, nic_hyper_trainer *t, const float 
     double best_loss = INFINITY;
     nic_status st = NIC_OK;
     memcpy(best, y, n * sizeof(float));
+    memcpy(yt, y, n * sizeof(float)); /* the steps move the trainer's own y */
     for (int it = 0; it <= iters; it++) {
         nic_hyper_stats s;
-        memcpy(yt, y, n * sizeof(float));
         if ((st = nic_check_abort(ctx, "refine")) != NIC_OK ||
             (st = nic_hyper_train_step(ctx, t, x, &t_rate, NULL, 3, &s)) != NIC_OK)
             break;
@@ -904,7 +904,7 @@ nic_status nic_hyper_refine(nic_context *ctx, nic_hyper_trainer *t, const float 
             *before = s;
         if (s.loss < best_loss) {
             best_loss = s.loss;
-            memcpy(best, y, n * sizeof(float));
+            memcpy(best, yt, n * sizeof(float));
             if (after)
                 *after = s;
         }
@@ -919,7 +919,7 @@ nic_status nic_hyper_refine(nic_context *ctx, nic_hyper_trainer *t, const float 
                 float gq = g[i] * step;
                 mom[i] = b1 * mom[i] + (1.0f - b1) * gq;
                 vel[i] = b2 * vel[i] + (1.0f - b2) * gq * gq;
-                y[i] -= lr * step * (mom[i] / c1) / (sqrtf(vel[i] / c2) + eps);
+                yt[i] -= lr * step * (mom[i] / c1) / (sqrtf(vel[i] / c2) + eps);
             }
         }
     }
