@@ -119,6 +119,12 @@ void help_train(FILE *out)
             "                         run has started)\n"
             "  --lstm ............... rnn: ConvLSTM cells instead of ConvGRU\n"
             "  --oneshot ............ rnn: one-shot reconstruction instead of additive\n"
+            "  --no-gain ............ rnn: without the learned per-iteration gains (the\n"
+            "                         encoder sees g_t r_t, the decoder's output / g_t;\n"
+            "                         fixed once a run has started)\n"
+            "  --gain-lr <float> .... rnn: learning-rate multiplier of the gains (default=10)\n"
+            "  --loss <l1|mse> ...... rnn: loss on each iteration's residual (default=l1,\n"
+            "                         the paper's; mse aims at PSNR)\n"
             "  --val-crop <int> ..... rnn: side of the validation crops (default=128)\n"
             "  --codes <int> ........ rnn+cnn: training crops (default=400)\n"
             "  -h, --help ........... this help\n"
@@ -164,6 +170,7 @@ static int parse_options(int argc, char **argv, train_options *o)
     o->nz = def.nz;
     o->ctx = def.ctx;
     o->ctx_lr = 5.0;
+    o->gain_lr = 10.0;
     o->iterations = 8;
     o->val_crop = 128;
     o->codes = 400;
@@ -231,6 +238,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         DBL_OPT("--lr-min", lr_min, 0.0, 1.0)
         DBL_OPT("--clip", clip, 0.0, 1e9)
         DBL_OPT("--context-lr", ctx_lr, 0.0, 1000.0)
+        DBL_OPT("--gain-lr", gain_lr, 0.0, 1000.0)
         DBL_OPT("--time-limit", time_limit_min, 0.0, 1e7)
 #undef INT_OPT
 #undef DBL_OPT
@@ -260,6 +268,17 @@ static int parse_options(int argc, char **argv, train_options *o)
         }
         if (strcmp(a, "--oneshot") == 0) {
             o->oneshot = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-gain") == 0) {
+            o->no_gain = 1;
+            continue;
+        }
+        if (strcmp(a, "--loss") == 0) {
+            if (!v || (strcmp(v, "l1") != 0 && strcmp(v, "mse") != 0))
+                return cli_usage_error("train", "--loss needs l1 or mse");
+            o->mse_loss = strcmp(v, "mse") == 0;
+            i++;
             continue;
         }
         return cli_usage_error("train", "unknown option '%s'", a);
@@ -584,13 +603,15 @@ int train_run_init(train_run *r, const train_options *o)
 
 nic_status train_run_start(nic_context *ctx, const train_run *r, const train_options *o,
                            int resume, nn_params *p, nn_adam *opt, nn_rng *rng, char **stored,
-                           void (*init_fn)(void *model, nn_rng *rng), void *model)
+                           void (*init_fn)(void *model, nn_rng *rng),
+                           nic_status (*load_fn)(nic_context *ctx, void *model, const char *path),
+                           void *model)
 {
     if (resume) {
         NIC_TRY(nn_checkpoint_load(ctx, r->ckpt, p, opt, rng, stored));
         printf("resuming %s at step %lld\n", r->ckpt, (long long)opt->step);
     } else if (o->init) {
-        NIC_TRY(nn_weights_load(ctx, o->init, p));
+        NIC_TRY(load_fn ? load_fn(ctx, model, o->init) : nn_weights_load(ctx, o->init, p));
         printf("new run in %s, weights from %s\n", r->dir, o->init);
     } else {
         init_fn(model, rng);

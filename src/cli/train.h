@@ -25,6 +25,9 @@ typedef struct train_options {
     long codes; /* rnn+cnn: training crops whose codes train the context model */
     long widths[10]; /* E-Conv, E-RNN1..3, bits, D-Conv, D-RNN1..4 */
     int lstm, oneshot;
+    int no_gain;    /* rnn: without the per-iteration gains */
+    int mse_loss;   /* rnn: MSE instead of L1 */
+    double gain_lr; /* rnn: learning-rate multiplier of the gains */
     /* which options the command line set (model defaults differ) */
     int set_batch, set_crop, set_lr, set_steps, set_warmup;
 } train_options;
@@ -49,11 +52,14 @@ typedef struct train_run {
  * and returns 0 on failure. */
 int train_run_init(train_run *r, const train_options *o);
 /* The parameters of a run: from its checkpoint (resume: Adam moments, step
- * and RNG too; *stored receives the stored configuration), from o->init, or
- * init_fn(model, rng); prints which. */
+ * and RNG too; *stored receives the stored configuration), from o->init
+ * (load_fn, or nn_weights_load when NULL), or init_fn(model, rng); prints
+ * which. */
 nic_status train_run_start(nic_context *ctx, const train_run *r, const train_options *o,
                            int resume, nn_params *p, nn_adam *opt, nn_rng *rng, char **stored,
-                           void (*init_fn)(void *model, nn_rng *rng), void *model);
+                           void (*init_fn)(void *model, nn_rng *rng),
+                           nic_status (*load_fn)(nic_context *ctx, void *model, const char *path),
+                           void *model);
 /* The training images (sides at least crop) and, when o->val_count > 0, the
  * validation images (sides at least val_side; none, with a warning, when
  * they cannot be read). */

@@ -32,18 +32,21 @@ static void rnn_config_of(const train_options *o, nic_rnn_config *c)
         c->dec[k] = (int)o->widths[6 + k];
     c->iterations = (int)o->iterations;
     c->oneshot = o->oneshot;
+    c->gain = !o->no_gain;
+    c->mse_loss = o->mse_loss;
 }
 
 static void config_string(const train_options *o, char *buf, size_t cap)
 {
     const long *w = o->widths;
     snprintf(buf, cap,
-             "{\"model\": \"rnn\", \"lstm\": %d, \"oneshot\": %d, \"iterations\": %ld, "
+             "{\"model\": \"rnn\", \"lstm\": %d, \"oneshot\": %d, \"gain\": %d, \"mse\": %d, "
+             "\"iterations\": %ld, "
              "\"w0\": %ld, \"w1\": %ld, \"w2\": %ld, \"w3\": %ld, \"w4\": %ld, \"w5\": %ld, "
              "\"w6\": %ld, \"w7\": %ld, \"w8\": %ld, \"w9\": %ld, \"batch\": %ld, \"crop\": %ld, "
              "\"steps\": %ld, \"lr\": %g, \"lr_min\": %g, \"clip\": %g, \"seed\": %ld, "
              "\"data\": \"%s\"}",
-             o->lstm, o->oneshot, o->iterations, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
+             o->lstm, o->oneshot, !o->no_gain, o->mse_loss, o->iterations, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
              w[8], w[9], o->batch, o->crop, o->steps, o->lr, o->lr_min, o->clip, o->seed, o->data);
 }
 
@@ -56,6 +59,10 @@ static void config_from_stored(const char *json, train_options *o)
         o->lstm = (int)v;
     if (train_config_long(json, "oneshot", &v))
         o->oneshot = (int)v;
+    /* runs from before the gains have no "gain": they had none */
+    o->no_gain = !(train_config_long(json, "gain", &v) && v != 0);
+    if (train_config_long(json, "mse", &v))
+        o->mse_loss = (int)v;
     if (train_config_long(json, "iterations", &v))
         o->iterations = v;
     for (int k = 0; k < 10; k++) {
@@ -108,6 +115,15 @@ static void rnn_init(void *model, nn_rng *rng)
     nic_rnn_model_init(model, rng);
 }
 
+/* --init: random values first, for the channels a narrower file lacks. */
+static nic_status rnn_load(nic_context *ctx, void *model, const char *path)
+{
+    nn_rng rng;
+    nn_rng_seed(&rng, 0x5bd1e995u);
+    nic_rnn_model_init(model, &rng);
+    return nic_rnn_model_load(ctx, model, path);
+}
+
 /* The run folder and a context: NIC_EXIT_OK, or the exit code. */
 static int begin(train_options *o, train_run *run, nic_context **ctx)
 {
@@ -154,10 +170,11 @@ int train_rnn(train_options *o)
     if (st == NIC_OK)
         st = nic_rnn_model_create(ctx, &rc, &model);
     nn_adam_init(&opt);
+    opt.groups[NIC_RNN_GAIN_GROUP].lr_scale = (float)o->gain_lr;
     nn_rng_seed(&rng, (uint64_t)o->seed);
     if (st == NIC_OK)
         st = train_run_start(ctx, &run, o, resume, &model.params, &opt, &rng, &stored, rnn_init,
-                             &model);
+                             rnn_load, &model);
     if (st == NIC_OK && o->export_path) {
         char desc[3072];
         snprintf(desc, sizeof(desc), "rnn model, step %lld of run %s; training config %s",
@@ -195,7 +212,9 @@ int train_rnn(train_options *o)
     printf("model rnn (%s, %s): E-Conv %d, E-RNN %d/%d/%d, %d bits, D-Conv %d, D-RNN "
            "%d/%d/%d/%d; %zu parameters; %.0f FLOPs per pixel and iteration; %zu training "
            "images (%.1f MP); batch %ld x %ldx%ld, %d iterations; %s convolutions\n",
-           rc.cell == NN_CONVGRU ? "GRU" : "LSTM", rc.oneshot ? "one-shot" : "additive",
+           rc.cell == NN_CONVGRU ? "GRU" : "LSTM",
+           rc.oneshot ? (rc.gain ? "one-shot, gains" : "one-shot")
+                      : (rc.gain ? "additive, gains" : "additive"),
            rc.e_conv, rc.enc[0], rc.enc[1], rc.enc[2], rc.bits, rc.d_conv, rc.dec[0], rc.dec[1],
            rc.dec[2], rc.dec[3], model.params.total, nic_rnn_flops_per_pixel(&rc, 1), data.count,
            data.pixels / 1e6, o->batch, o->crop, o->crop, T,
@@ -266,6 +285,13 @@ int train_rnn(train_options *o)
             st = validate(ctx, vnet, &val, o, vbatch, vbuf, vcsv, opt.step);
             if (st != NIC_OK)
                 break;
+            if (model.gain >= 0) {
+                const float *a = nn_param_data(&model.params, model.gain);
+                printf("  gains g_t:");
+                for (int t = 0; t < T; t++)
+                    printf(" %.3g", exp(a[t]));
+                printf("\n");
+            }
         }
     }
     if (st == NIC_OK) {

@@ -447,6 +447,27 @@ static void copy_fewer_bits(const nic_rnn_model *src, nic_rnn_model *dst)
     }
 }
 
+/* The reconstruction mode and the gains of the starting weights (o->rnn_init,
+ * or the installed rnn model) become the experiment's: fine-tuning keeps the
+ * model's function. Nothing changes with "none". */
+static nic_status init_layout(nic_context *ctx, const nic_mnist_experiment_options *o,
+                              nic_rnn_config *rc)
+{
+    if (o->rnn_init && strcmp(o->rnn_init, "none") == 0)
+        return NIC_OK;
+    nic_rnn_codec *c = NULL;
+    if (o->rnn_init) {
+        NIC_TRY(nic_rnn_codec_load(ctx, o->rnn_init, &c));
+    } else {
+        NIC_TRY(nic_codec_get_rnn(ctx, &c));
+    }
+    rc->oneshot = c->model.cfg.oneshot;
+    rc->gain = c->model.cfg.gain;
+    if (o->rnn_init)
+        nic_rnn_codec_free(c);
+    return NIC_OK;
+}
+
 /* The starting weights: o->rnn_init, or the installed rnn model, or (with
  * "none") the random ones already in m; what names describes them. A file
  * with more bits per block than m gives m its first ones (copy_fewer_bits). */
@@ -496,13 +517,16 @@ nic_status nic_mnist_rnn_run(nic_context *ctx, const nic_mnist_env *env,
                              nic_mnist_arm_result *out)
 {
     const nic_mnist_experiment_options *o = env->opt;
-    const nic_rnn_config *c = &o->rnn;
+    nic_rnn_config rc = o->rnn;
+    const nic_rnn_config *c = &rc;
     rnn_trainer t;
     memset(&t, 0, sizeof(t));
     nn_rng rng;
     nn_rng_seed(&rng, o->seed);
     char init[600] = "random weights";
-    nic_status st = nic_rnn_model_create(ctx, c, &t.model);
+    nic_status st = init_layout(ctx, o, &rc);
+    if (st == NIC_OK)
+        st = nic_rnn_model_create(ctx, c, &t.model);
     t.have_model = st == NIC_OK;
     if (st == NIC_OK) {
         nic_rnn_model_init(&t.model, &rng);
@@ -525,7 +549,7 @@ nic_status nic_mnist_rnn_run(nic_context *ctx, const nic_mnist_env *env,
              "E-Conv 3x3 stride 2, 3->%d; E-RNN1..3 ConvGRU %d, %d, %d (input 3x3 stride 2, "
              "hidden 1x1); binarizer: %d bits per 16x16 block, so %d bytes per digit and "
              "iteration; D-Conv 1x1 %d; D-RNN1..4 ConvGRU %d, %d, %d, %d (hidden 1x1, 1x1, 3x3, "
-             "3x3), each followed by depth-to-space x2; D-Out 1x1; additive reconstruction; "
+             "3x3), each followed by depth-to-space x2; D-Out 1x1; %s reconstruction%s; "
              "%lld parameters, %.0f FLOPs per pixel and iteration (docs/RNN.md's layout, "
              "the shipped model's). A digit enters as three equal planes padded to 32 x 32 by "
              "repeating its edges (the codec's rule for gray pictures) and leaves as luma. "
@@ -533,7 +557,8 @@ nic_status nic_mnist_rnn_run(nic_context *ctx, const nic_mnist_env *env,
              "random, batch %d, %d unrolled iterations (backpropagation through all of them), "
              "Adam, cosine schedule from %g, gradients clipped at norm 1.",
              c->e_conv, c->enc[0], c->enc[1], c->enc[2], c->bits, layer_bytes, c->d_conv,
-             c->dec[0], c->dec[1], c->dec[2], c->dec[3],
+             c->dec[0], c->dec[1], c->dec[2], c->dec[3], c->oneshot ? "one-shot" : "additive",
+             c->gain ? " with learned per-iteration gains" : "",
              t.have_model ? (long long)t.model.params.total : 0LL,
              nic_rnn_flops_per_pixel(c, 1), init, o->rnn_epochs, o->rnn_epoch_images, o->rnn_batch,
              c->iterations, o->rnn_lr);

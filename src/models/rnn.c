@@ -127,6 +127,11 @@ nic_status nic_rnn_model_create(nic_context *ctx, const nic_rnn_config *cfg, nic
     for (int i = 0; i < NIC_RNN_DEC_CELLS; i++)
         CELL("d_rnn", i, &m->dec[i], dec_c_in(cfg, i), cfg->dec[i], 3, dec_k_hidden(i));
     CONV("d_out", d_out_w, d_out_b, 3, cfg->dec[3] / 4, 1);
+    m->gain = -1;
+    if (cfg->gain) {
+        int64_t gs[1] = {NIC_RNN_MAX_ITERATIONS};
+        NIC_TRY(nn_params_add(ctx, p, "r_gain.log", 1, gs, NIC_RNN_GAIN_GROUP, &m->gain));
+    }
 #undef CONV
 #undef CELL
     return nn_params_alloc(ctx, p);
@@ -206,9 +211,92 @@ nic_status nic_rnn_config_from_file(nic_context *ctx, const nn_st_file *f, const
                         "missing)", path);
     c.iterations = cfg->iterations;
     c.oneshot = cfg->oneshot;
+    const nn_st_tensor *g = nn_st_find(f, "r_gain.log");
+    c.gain = g != NULL;
+    if (g && (g->ndim != 1 || g->shape[0] != NIC_RNN_MAX_ITERATIONS))
+        return NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: r_gain.log is not [%d]", path,
+                        NIC_RNN_MAX_ITERATIONS);
     NIC_TRY(nic_rnn_config_check(ctx, &c));
     *cfg = c;
     return NIC_OK;
+}
+
+/* Gates stacked along a tensor's rows: the cells' wx, b, wh have G blocks of
+ * `hidden` rows, the convolutions one. */
+static int row_blocks(const nic_rnn_config *c, const char *name)
+{
+    return strncmp(name, "e_rnn", 5) == 0 || strncmp(name, "d_rnn", 5) == 0 ? gates(c) : 1;
+}
+
+/* Copies `from` (a narrower model's tensor) into the first rows and columns of
+ * `to`: row o of gate block k goes to row k * hid_to + o % hid_from, input
+ * channels keep their index; in the copied rows the columns of the new input
+ * channels become zero, the new rows keep their values. */
+static void embed_tensor(const nn_param *pf, const float *from, const nn_param *pt, float *to,
+                         int blocks)
+{
+    const int64_t rows_f = pf->shape[0], rows_t = pt->shape[0];
+    const int64_t cols_f = pf->ndim > 1 ? pf->shape[1] : 1, cols_t = pt->ndim > 1 ? pt->shape[1] : 1;
+    const int64_t taps = pf->ndim > 2 ? pf->shape[2] * pf->shape[3] : 1;
+    const int64_t hid_f = rows_f / blocks, hid_t = rows_t / blocks;
+    for (int64_t o = 0; o < rows_f; o++) {
+        const int64_t ot = (o / hid_f) * hid_t + o % hid_f;
+        float *dst = to + ot * cols_t * taps;
+        memcpy(dst, from + o * cols_f * taps, (size_t)(cols_f * taps) * sizeof(float));
+        memset(dst + cols_f * taps, 0, (size_t)((cols_t - cols_f) * taps) * sizeof(float));
+    }
+}
+
+nic_status nic_rnn_model_load(nic_context *ctx, nic_rnn_model *m, const char *path)
+{
+    nn_st_file f;
+    NIC_TRY(nn_st_read_file(ctx, path, &f));
+    nic_rnn_config fc = m->cfg;
+    nic_status st = nic_rnn_config_from_file(ctx, &f, path, &fc);
+    nn_st_free(&f);
+    NIC_TRY(st);
+    const nic_rnn_config *c = &m->cfg;
+    int same = fc.e_conv == c->e_conv && fc.d_conv == c->d_conv, narrower = 1;
+    narrower &= fc.e_conv <= c->e_conv && fc.d_conv <= c->d_conv;
+    for (int k = 0; k < NIC_RNN_ENC_CELLS; k++) {
+        same &= fc.enc[k] == c->enc[k];
+        narrower &= fc.enc[k] <= c->enc[k];
+    }
+    for (int k = 0; k < NIC_RNN_DEC_CELLS; k++) {
+        same &= fc.dec[k] == c->dec[k];
+        narrower &= fc.dec[k] <= c->dec[k];
+    }
+    if (fc.cell != c->cell || fc.bits != c->bits || !narrower || (fc.gain && !c->gain))
+        return NIC_FAIL(ctx, NIC_ERR_MISMATCH,
+                        "%s: %s cells, %d bits, widths E-Conv %d, E-RNN %d/%d/%d, D-Conv %d, "
+                        "D-RNN %d/%d/%d/%d%s: does not fit this model (the same cells and bits, "
+                        "widths no larger)",
+                        path, fc.cell == NN_CONVGRU ? "GRU" : "LSTM", fc.bits, fc.e_conv,
+                        fc.enc[0], fc.enc[1], fc.enc[2], fc.d_conv, fc.dec[0], fc.dec[1],
+                        fc.dec[2], fc.dec[3], fc.gain && !c->gain ? ", gains" : "");
+    if (same && fc.gain == c->gain)
+        return nn_weights_load(ctx, path, &m->params);
+    /* a narrower model or one without gains: load it as such, then embed it
+     * (gains 1; new channels get zero outgoing weights, so the model computes
+     * what the file's did) */
+    nic_rnn_model tmp;
+    NIC_TRY(nic_rnn_model_create(ctx, &fc, &tmp));
+    st = nn_weights_load(ctx, path, &tmp.params);
+    for (int i = 0; st == NIC_OK && i < tmp.params.count; i++) {
+        const nn_param *pf = &tmp.params.items[i];
+        int j = nn_params_find(&m->params, pf->name);
+        const nn_param *pt = j >= 0 ? &m->params.items[j] : NULL;
+        if (!pt || pt->ndim != pf->ndim || (pf->ndim > 2 && (pt->shape[2] != pf->shape[2] ||
+                                                             pt->shape[3] != pf->shape[3])))
+            st = NIC_FAIL(ctx, NIC_ERR_INTERNAL, "rnn model: no place for '%s'", pf->name);
+        else
+            embed_tensor(pf, nn_param_data(&tmp.params, i), pt, nn_param_data(&m->params, j),
+                         row_blocks(c, pf->name));
+    }
+    if (st == NIC_OK && m->gain >= 0 && !fc.gain)
+        memset(nn_param_data(&m->params, m->gain), 0, NIC_RNN_MAX_ITERATIONS * sizeof(float));
+    nic_rnn_model_free(&tmp);
+    return st;
 }
 
 /* ---------------------------------------------------------------- the network */
@@ -230,6 +318,8 @@ struct nic_rnn_net {
     float *dconv[NIC_RNN_MAX_ITERATIONS];
     float *ds[NIC_RNN_DEC_CELLS][NIC_RNN_MAX_ITERATIONS]; /* depth-to-space of D-RNN k */
     float *bpre, *o;
+    float *u[NIC_RNN_MAX_ITERATIONS]; /* gains: the encoder's input g_t r_t (inference: u[0]) */
+    int e_it, d_it;                   /* inference: iterations done (the gains' index) */
     /* backward scratch (training) */
     float *g_r, *g_in, *g_o, *g_bits, *g_bpre, *g_e0;
     float *g_ds[NIC_RNN_DEC_CELLS], *g_hd[NIC_RNN_DEC_CELLS], *g_dconv;
@@ -282,6 +372,9 @@ static nic_status net_layout(nic_context *ctx, nic_rnn_net *net)
         for (int k = 0; k < NIC_RNN_DEC_CELLS; k++)
             net->ds[k][t] = nn_arena_take(a, net->n_ds[k]);
     }
+    const int has_gain = net->m->cfg.gain;
+    for (int t = 0; t < (train ? T : 1); t++)
+        net->u[t] = has_gain && net->e_conv ? nn_arena_take(a, net->n_img) : NULL;
     net->bpre = net->e_conv ? nn_arena_take(a, net->n_bits) : NULL;
     net->o = nn_arena_take(a, net->n_img);
     if (train) {
@@ -426,6 +519,20 @@ nic_status nic_rnn_net_create(nic_context *ctx, nn_engine *eng, nic_rnn_model *m
 
 /* ---------------------------------------------------------------- one iteration */
 
+/* g_t = exp(a_t) (1 without gains). */
+static float gain_at(const nic_rnn_net *net, int t)
+{
+    const nic_rnn_model *m = net->m;
+    return m->gain < 0 ? 1.0f : expf(nn_param_data((nn_params *)&m->params, m->gain)[t]);
+}
+
+/* out = g in over the picture (the encoder's input). */
+static void scale_into(const float *in, size_t n, float g, float *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = g * in[i];
+}
+
 /* Encoder of iteration t: in [n][3][h][w] -> bits (and tanh kept for backward). */
 static nic_status enc_forward(nic_context *ctx, nic_rnn_net *net, int t, const float *in,
                               nn_rng *rng, float *btanh, float *bits)
@@ -501,7 +608,7 @@ static nic_status iteration_backward(nic_context *ctx, nic_rnn_net *net, int t, 
         float *dx = k > 0 ? net->g_he[k - 1] : net->g_e0;
         NIC_TRY(nn_convrnn_seq_backward(ctx, &net->eseq[k], &net->ew[k], net->g_he[k], dx));
     }
-    NIC_TRY(nn_conv_backward_weights(ctx, net->e_conv, net->r[t], net->g_e0,
+    NIC_TRY(nn_conv_backward_weights(ctx, net->e_conv, net->u[t] ? net->u[t] : net->r[t], net->g_e0,
                                      nn_param_grad(p, m->e_conv_w), nn_param_grad(p, m->e_conv_b)));
     if (want_in)
         NIC_TRY(nn_conv_backward_data(ctx, net->e_conv, net->g_e0, nn_param_data(p, m->e_conv_w),
@@ -522,8 +629,16 @@ nic_status nic_rnn_train_step(nic_context *ctx, nic_rnn_net *net, const float *x
         r0[i] = x[i] - 0.5f;
     double loss = 0;
     for (int t = 0; t < T; t++) {
-        NIC_TRY(enc_forward(ctx, net, t, net->r[t], rng, net->btanh[t], net->bits[t]));
+        const float *in = net->r[t];
+        const float g = gain_at(net, t), ginv = 1.0f / g;
+        if (net->u[t]) {
+            scale_into(in, N, g, net->u[t]);
+            in = net->u[t];
+        }
+        NIC_TRY(enc_forward(ctx, net, t, in, rng, net->btanh[t], net->bits[t]));
         NIC_TRY(dec_forward(ctx, net, t, net->bits[t], net->o));
+        if (net->u[t])
+            scale_into(net->o, N, ginv, net->o);
         const float *base = oneshot ? r0 : net->r[t];
         float *rn = net->r[t + 1];
         double l1 = 0, sq = 0;
@@ -533,7 +648,7 @@ nic_status nic_rnn_train_step(nic_context *ctx, nic_rnn_net *net, const float *x
             l1 += fabsf(v);
             sq += (double)v * v;
         }
-        loss += l1 / N;
+        loss += (net->m->cfg.mse_loss ? sq : l1) / N;
         if (stats)
             stats->mse[t] = sq / N * 255.0 * 255.0;
     }
@@ -545,15 +660,40 @@ nic_status nic_rnn_train_step(nic_context *ctx, nic_rnn_net *net, const float *x
         return NIC_OK;
     /* backward: g_r holds dL/dr_{t+1} from the later iterations */
     const float scale = 1.0f / ((float)N * T);
+    const int mse = net->m->cfg.mse_loss;
     memset(net->g_r, 0, N * sizeof(float));
+    const int has_gain = net->m->gain >= 0;
+    float *dgain = has_gain ? nn_param_grad(&net->m->params, net->m->gain) : NULL;
     for (int t = T - 1; t >= 0; t--) {
         const float *rn = net->r[t + 1];
         for (size_t i = 0; i < N; i++) {
-            float g = net->g_r[i] + (rn[i] > 0 ? scale : (rn[i] < 0 ? -scale : 0.0f));
+            float dl = mse ? 2.0f * scale * rn[i] : (rn[i] > 0 ? scale : (rn[i] < 0 ? -scale : 0.0f));
+            float g = net->g_r[i] + dl;
             net->g_o[i] = -g;
             net->g_r[i] = oneshot ? 0.0f : g; /* additive: r_{t+1} = r_t - o_t */
         }
-        NIC_TRY(iteration_backward(ctx, net, t, t > 0));
+        const float gt = gain_at(net, t), ginv = 1.0f / gt;
+        if (has_gain) {
+            /* o_t = D / g_t: dL/da_t = -sum dL/do_t o_t, dL/dD = dL/do_t / g_t */
+            const float *base = oneshot ? r0 : net->r[t];
+            double da = 0;
+            for (size_t i = 0; i < N; i++) {
+                da -= (double)net->g_o[i] * (base[i] - rn[i]);
+                net->g_o[i] *= ginv;
+            }
+            dgain[t] += (float)da;
+        }
+        NIC_TRY(iteration_backward(ctx, net, t, t > 0 || has_gain));
+        if (has_gain) {
+            /* u_t = g_t r_t: dL/da_t += sum dL/du_t u_t, dL/dr_t = g_t dL/du_t */
+            const float *u = net->u[t];
+            double da = 0;
+            for (size_t i = 0; i < N; i++) {
+                da += (double)net->g_in[i] * u[i];
+                net->g_in[i] *= gt;
+            }
+            dgain[t] += (float)da;
+        }
         if (t > 0)
             for (size_t i = 0; i < N; i++)
                 net->g_r[i] += net->g_in[i];
@@ -577,6 +717,8 @@ void nic_rnn_net_reset(nic_rnn_net *net)
 {
     net->e_started = 0;
     net->d_started = 0;
+    net->e_it = 0;
+    net->d_it = 0;
 }
 
 static void save_states(nn_convrnn_seq *seq, int cells, float **hs, float **cs, size_t *counts)
@@ -593,10 +735,18 @@ nic_status nic_rnn_net_encode(nic_context *ctx, nic_rnn_net *net, const float *r
 {
     if (net->train || !net->e_conv)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "rnn: not an encoder network");
+    if (net->e_it >= NIC_RNN_MAX_ITERATIONS)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "rnn: more than %d iterations",
+                        NIC_RNN_MAX_ITERATIONS);
     NIC_TRY(net_layout(ctx, net));
+    if (net->u[0]) {
+        scale_into(residual, net->n_img, gain_at(net, net->e_it), net->u[0]);
+        residual = net->u[0];
+    }
     NIC_TRY(enc_forward(ctx, net, 0, residual, NULL, net->bpre, bits));
     save_states(net->eseq, NIC_RNN_ENC_CELLS, net->es_h, net->es_c, net->n_es);
     net->e_started = 1;
+    net->e_it++;
     return NIC_OK;
 }
 
@@ -604,9 +754,15 @@ nic_status nic_rnn_net_decode(nic_context *ctx, nic_rnn_net *net, const float *b
 {
     if (net->train)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "rnn: not an inference network");
+    if (net->d_it >= NIC_RNN_MAX_ITERATIONS)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "rnn: more than %d iterations",
+                        NIC_RNN_MAX_ITERATIONS);
     NIC_TRY(net_layout(ctx, net));
     NIC_TRY(dec_forward(ctx, net, 0, bits, out));
+    if (net->m->gain >= 0)
+        scale_into(out, net->n_img, 1.0f / gain_at(net, net->d_it), out);
     save_states(net->dseq, NIC_RNN_DEC_CELLS, net->ds_h, net->ds_c, net->n_dstate);
     net->d_started = 1;
+    net->d_it++;
     return NIC_OK;
 }

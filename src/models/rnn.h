@@ -15,9 +15,14 @@
  * carry state from one iteration to the next, in the encoder and in the
  * decoder, so iteration t refines what iterations 0..t-1 sent.
  *
+ * Gains (cfg.gain, the "r_gain.log" tensor): iteration t's encoder sees
+ * g_t r_t and its decoder output is divided by g_t, g_t = exp(a_t) learned
+ * per iteration (a simple form of the paper's scaled-additive framework: the
+ * later residuals are small, and the same weights serve every iteration).
+ *
  * Training unrolls `iterations` iterations and backpropagates through all of
  * them (the residual links iterations too); loss = mean over iterations of
- * the L1 norm of each iteration's residual; the binarizer is stochastic
+ * the L1 norm (or, cfg.mse_loss, the mean square) of each iteration's residual; the binarizer is stochastic
  * (E[b] = tanh) with a straight-through gradient. Channel widths are scaled
  * for CPU training (docs/RNN.md gives the widths and FLOPs).
  *
@@ -47,6 +52,8 @@ typedef struct nic_rnn_config {
     int dec[NIC_RNN_DEC_CELLS];         /* hidden channels of D-RNN1..4 (multiples of 4) */
     int iterations;                     /* unrolled in training; the most the codec codes */
     int oneshot;                        /* 0: additive reconstruction; 1: one-shot */
+    int gain;                           /* 1: learned per-iteration gains (below) */
+    int mse_loss;                       /* training loss: 0 L1 (the paper's), 1 MSE */
 } nic_rnn_config;
 
 void nic_rnn_config_default(nic_rnn_config *cfg);
@@ -63,19 +70,31 @@ typedef struct nic_rnn_model {
     nic_rnn_config cfg;
     nn_params params;
     int e_conv_w, e_conv_b, b_conv_w, b_conv_b, d_conv_w, d_conv_b, d_out_w, d_out_b;
+    int gain; /* index of r_gain.log ([NIC_RNN_MAX_ITERATIONS] log gains), -1: none */
     nic_rnn_cell_params enc[NIC_RNN_ENC_CELLS], dec[NIC_RNN_DEC_CELLS];
 } nic_rnn_model;
 
 /* Declares and allocates every parameter (values zero). Names: e_conv.weight,
- * e_rnn1.wx / .b / .wh, ..., b_conv, d_conv, d_rnn1..4, d_out. */
+ * e_rnn1.wx / .b / .wh, ..., b_conv, d_conv, d_rnn1..4, d_out, and r_gain.log
+ * (parameter group NIC_RNN_GAIN_GROUP) with cfg.gain. */
+#define NIC_RNN_GAIN_GROUP 1
 nic_status nic_rnn_model_create(nic_context *ctx, const nic_rnn_config *cfg, nic_rnn_model *m);
 void nic_rnn_model_free(nic_rnn_model *m);
 /* Uniform +-1/sqrt(fan_in) weights (PyTorch's conv and GRU rule), zero biases. */
 void nic_rnn_model_init(nic_rnn_model *m, nn_rng *rng);
 /* The architecture of a weights file from its tensor shapes (cell kind from the
- * gate count); iterations and oneshot are not in the shapes (the caller's). */
+ * gate count, gains from r_gain.log); iterations and oneshot are not in the
+ * shapes (the caller's). */
 nic_status nic_rnn_config_from_file(nic_context *ctx, const nn_st_file *f, const char *path,
                                     nic_rnn_config *cfg);
+/* Loads weights into a created model. Training may start a model from a
+ * smaller one: a file without gains loads as gains 1, and a narrower file
+ * (each width at most the model's; the same cells and bits) fills the first
+ * channels of every layer, while the new channels keep m's values for their
+ * own rows (call nic_rnn_model_init first) and get zero weights out of them
+ * into the old ones: the wider model computes what the file's did, and
+ * training grows the new channels from there. */
+nic_status nic_rnn_model_load(nic_context *ctx, nic_rnn_model *m, const char *path);
 
 /* ---------------------------------------------------------------- the network */
 
@@ -86,7 +105,7 @@ typedef struct nic_rnn_net nic_rnn_net;
 #define NIC_RNN_NET_DECODER_ONLY (1u << 8)
 
 typedef struct nic_rnn_stats {
-    double loss;                              /* mean over iterations of mean |r_t| */
+    double loss;                              /* mean over iterations of mean |r_t| (or r_t^2) */
     double mse[NIC_RNN_MAX_ITERATIONS];       /* per iteration count, on [0, 255] */
     int iterations;
 } nic_rnn_stats;
@@ -116,7 +135,8 @@ nic_status nic_rnn_train_step(nic_context *ctx, nic_rnn_net *net, const float *x
 const float *nic_rnn_net_residual(const nic_rnn_net *net, int t);
 
 /* Inference, one iteration at a time (a net made with iterations = 1).
- * reset: zero state (a new picture). encode: residual r [3][h][w] -> bits
+ * reset: zero state (a new picture) and iteration 0 (the gains' index; the
+ * encoder and the decoder count their calls apart). encode: residual r [3][h][w] -> bits
  * [bits][h/16][w/16] in {-1, +1}. decode: bits -> the decoder's output o
  * [3][h][w] (the caller adds it, or replaces with it for one-shot). The
  * encoder and the decoder keep separate states; an encoder must also run the

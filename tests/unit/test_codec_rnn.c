@@ -519,11 +519,14 @@ int main(int argc, char **argv)
     cfg.dec[2] = 8;
     cfg.dec[3] = 4;
     cfg.iterations = 6;
+    cfg.gain = 1; /* per-iteration gains, away from 1 below */
     nic_rnn_model m;
     CHECK_STATUS(nic_rnn_model_create(ctx, &cfg, &m), NIC_OK);
     nn_rng rng;
     nn_rng_seed(&rng, 4);
     nic_rnn_model_init(&m, &rng);
+    for (int t = 0; t < NIC_RNN_MAX_ITERATIONS; t++)
+        nn_param_data(&m.params, m.gain)[t] = 0.25f * t;
     char dir[4096], path[8400];
     snprintf(dir, sizeof(dir), "%s", test_tmp_dir());
     snprintf(path, sizeof(path), "%s/rnn.safetensors", dir);

@@ -12,6 +12,7 @@
 #include "models/rnn.h"
 #include "nn/conv.h"
 #include "nn/optim.h"
+#include "nn/safetensors.h"
 
 static nic_context *ctx;
 
@@ -102,11 +103,22 @@ static void test_shapes(void)
 
 /* Directional derivatives along random directions, per tensor group and for
  * all parameters at once, against central differences (float: ~1e-3). */
-static void test_gradient(nn_convrnn_kind kind, int oneshot)
+/* Gains away from 1 (the model starts at log gain 0). */
+static void set_gains(nic_rnn_model *m)
+{
+    if (m->gain < 0)
+        return;
+    float *a = nn_param_data(&m->params, m->gain);
+    for (int t = 0; t < NIC_RNN_MAX_ITERATIONS; t++)
+        a[t] = 0.4f * t - 0.3f;
+}
+
+static void test_gradient(nn_convrnn_kind kind, int oneshot, int gain)
 {
     const int T = 3, n = 2, h = 32, w = 32;
     nic_rnn_config c;
     tiny_config(&c, kind, oneshot, T);
+    c.gain = gain;
     nic_rnn_model m;
     CHECK_STATUS(nic_rnn_model_create(ctx, &c, &m), NIC_OK);
     nn_rng rng;
@@ -116,6 +128,7 @@ static void test_gradient(nn_convrnn_kind kind, int oneshot)
     /* larger weights than the init so that every path carries signal */
     for (size_t i = 0; i < p->total; i++)
         p->data[i] *= 2.0f;
+    set_gains(&m);
     /* a strong encoder: the bits follow the residual closely, so the path from
      * one iteration's output through the next iteration's encoder input (BPTT
      * through the residual) carries a good part of the gradient */
@@ -138,9 +151,9 @@ static void test_gradient(nn_convrnn_kind kind, int oneshot)
     memcpy(g, p->grad, p->total * sizeof(float));
     memcpy(base, p->data, p->total * sizeof(float));
     double worst = 0;
-    const char *groups[4] = {"e_", "b_conv", "d_", ""};
-    double gnorm[4];
-    for (int gi = 0; gi < 4; gi++) {
+    const char *groups[5] = {"e_", "b_conv", "d_", "", "r_gain"};
+    double gnorm[5];
+    for (int gi = 0; gi < 4 + gain; gi++) {
         double gv = 0, vv = 0;
         memset(v, 0, p->total * sizeof(float));
         gnorm[gi] = 0;
@@ -175,13 +188,14 @@ static void test_gradient(nn_convrnn_kind kind, int oneshot)
         double fd = (l[0] - l[1]) / (2 * eps);
         double rel = fabs(fd - gv) / fmax(fabs(fd), 1e-6);
         worst = fmax(worst, rel);
-        CHECK_MSG(rel < 0.01, "%s %s, params '%s*': directional derivative %.6g, finite "
+        CHECK_MSG(rel < 0.01, "%s %s%s, params '%s*': directional derivative %.6g, finite "
                   "difference %.6g", kind == NN_CONVGRU ? "gru" : "lstm",
-                  oneshot ? "one-shot" : "additive", groups[gi], gv, fd);
+                  oneshot ? "one-shot" : "additive", gain ? " gains" : "", groups[gi], gv, fd);
         CHECK_MSG(fabs(gv) > 1e-5, "gradient along '%s*' vanishes (%.3g)", groups[gi], gv);
     }
-    printf("rnn %s %s: gradient vs finite differences, worst relative error %.2g\n",
-           kind == NN_CONVGRU ? "gru" : "lstm", oneshot ? "one-shot" : "additive", worst);
+    printf("rnn %s %s%s: gradient vs finite differences, worst relative error %.2g\n",
+           kind == NN_CONVGRU ? "gru" : "lstm", oneshot ? "one-shot" : "additive",
+           gain ? " gains" : "", worst);
     free(g), free(v), free(base), free(x);
     nic_rnn_net_destroy(net);
     nic_rnn_model_free(&m);
@@ -191,16 +205,18 @@ static void test_gradient(nn_convrnn_kind kind, int oneshot)
 
 /* The codec's path (one iteration at a time, carried states) gives the training
  * path's residuals (sign binarizer). */
-static void test_inference_matches(nn_convrnn_kind kind, int oneshot)
+static void test_inference_matches(nn_convrnn_kind kind, int oneshot, int gain)
 {
     const int T = 4, h = 48, w = 64;
     nic_rnn_config c;
     tiny_config(&c, kind, oneshot, T);
+    c.gain = gain;
     nic_rnn_model m;
     CHECK_STATUS(nic_rnn_model_create(ctx, &c, &m), NIC_OK);
     nn_rng rng;
     nn_rng_seed(&rng, 21);
     nic_rnn_model_init(&m, &rng);
+    set_gains(&m);
     nic_rnn_net *tr = NULL, *enc = NULL, *dec = NULL;
     CHECK_STATUS(nic_rnn_net_create(ctx, NULL, &m, 1, h, w, T, 1, NN_CONV_REFERENCE, &tr), NIC_OK);
     CHECK_STATUS(nic_rnn_net_create(ctx, NULL, &m, 1, h, w, 1, 0, NN_CONV_REFERENCE, &enc),
@@ -243,6 +259,69 @@ static void test_inference_matches(nn_convrnn_kind kind, int oneshot)
     nic_rnn_net_destroy(enc);
     nic_rnn_net_destroy(dec);
     nic_rnn_model_free(&m);
+}
+
+/* ---------------------------------------------------------------- growing */
+
+/* A narrower model without gains, loaded into a wider one with gains (the
+ * start of a wider training run), computes the same residuals; the new
+ * channels do carry values (their rows), and training can use them. */
+static void test_widen(nn_convrnn_kind kind)
+{
+    const int T = 3, n = 1, h = 32, w = 48;
+    nic_rnn_config small, big;
+    tiny_config(&small, kind, 0, T);
+    big = small;
+    big.gain = 1;
+    big.e_conv = 6;
+    big.enc[0] = 8;
+    big.enc[2] = 9;
+    big.d_conv = 7;
+    big.dec[1] = 12;
+    big.dec[3] = 16;
+    nic_rnn_model ms, mb;
+    CHECK_STATUS(nic_rnn_model_create(ctx, &small, &ms), NIC_OK);
+    CHECK_STATUS(nic_rnn_model_create(ctx, &big, &mb), NIC_OK);
+    nn_rng rng;
+    nn_rng_seed(&rng, 31);
+    nic_rnn_model_init(&ms, &rng);
+    nic_rnn_model_init(&mb, &rng);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/test_rnn_widen_%d.safetensors", test_tmp_dir(), (int)kind);
+    CHECK_STATUS(nn_weights_save(ctx, path, &ms.params), NIC_OK);
+    CHECK_STATUS(nic_rnn_model_load(ctx, &mb, path), NIC_OK);
+    /* the other way round does not fit */
+    CHECK_STATUS(nn_weights_save(ctx, path, &mb.params), NIC_OK);
+    CHECK_STATUS(nic_rnn_model_load(ctx, &ms, path), NIC_ERR_MISMATCH);
+    remove(path);
+    nic_rnn_net *ns = NULL, *nb = NULL;
+    CHECK_STATUS(nic_rnn_net_create(ctx, NULL, &ms, n, h, w, T, 1, NN_CONV_REFERENCE, &ns), NIC_OK);
+    CHECK_STATUS(nic_rnn_net_create(ctx, NULL, &mb, n, h, w, T, 1, NN_CONV_REFERENCE, &nb), NIC_OK);
+    float *x = calloc((size_t)n * 3 * h * w, sizeof(float));
+    fill_pictures(&rng, x, n, h, w);
+    nic_rnn_stats a, b;
+    CHECK_STATUS(nic_rnn_train_step(ctx, ns, x, NULL, 0, &a), NIC_OK);
+    CHECK_STATUS(nic_rnn_train_step(ctx, nb, x, NULL, 0, &b), NIC_OK);
+    for (int t = 0; t < T; t++)
+        CHECK_MSG(fabs(a.mse[t] - b.mse[t]) <= 1e-5 * a.mse[t], "iteration %d: narrow model "
+                  "MSE %.6g, widened %.6g", t, a.mse[t], b.mse[t]);
+    /* the new channels' outgoing weights get gradient (they are not dead) */
+    nn_params_zero_grad(&mb.params);
+    CHECK_STATUS(nic_rnn_train_step(ctx, nb, x, &rng, 1, &b), NIC_OK);
+    const nn_param *dout = &mb.params.items[mb.d_out_w];
+    const float *g = nn_param_grad(&mb.params, mb.d_out_w);
+    double gnew = 0;
+    for (int o = 0; o < 3; o++)
+        for (int64_t i = small.dec[3] / 4; i < dout->shape[1]; i++)
+            gnew += fabs(g[o * dout->shape[1] + i]);
+    CHECK_MSG(gnew > 0, "no gradient into D-Out's new input channels");
+    printf("rnn %s widened: the same MSE after %d iterations (%.4g)\n",
+           kind == NN_CONVGRU ? "gru" : "lstm", T, b.mse[T - 1]);
+    free(x);
+    nic_rnn_net_destroy(ns);
+    nic_rnn_net_destroy(nb);
+    nic_rnn_model_free(&ms);
+    nic_rnn_model_free(&mb);
 }
 
 /* ---------------------------------------------------------------- training */
@@ -297,11 +376,16 @@ int main(void)
 {
     ctx = nic_context_create();
     test_shapes();
-    test_gradient(NN_CONVGRU, 0);
-    test_gradient(NN_CONVGRU, 1);
-    test_gradient(NN_CONVLSTM, 0);
-    test_inference_matches(NN_CONVGRU, 0);
-    test_inference_matches(NN_CONVLSTM, 1);
+    test_gradient(NN_CONVGRU, 0, 0);
+    test_gradient(NN_CONVGRU, 1, 0);
+    test_gradient(NN_CONVLSTM, 0, 0);
+    test_gradient(NN_CONVGRU, 0, 1);
+    test_gradient(NN_CONVGRU, 1, 1);
+    test_inference_matches(NN_CONVGRU, 0, 0);
+    test_inference_matches(NN_CONVLSTM, 1, 0);
+    test_inference_matches(NN_CONVGRU, 0, 1);
+    test_widen(NN_CONVGRU);
+    test_widen(NN_CONVLSTM);
     test_training_lowers_loss();
     nic_context_destroy(ctx);
     return test_finish("test_models_rnn");
