@@ -329,6 +329,13 @@ int main(int argc, char **argv)
                 continue;
             prev = b;
             for (int c = 0; c < ncodecs; c++) {
+                /* a codec without any budget rows was not measured at budgets (e.g.
+                 * eval_rnn's layer rows): no row, rather than "0 fit" */
+                int measured = 0;
+                for (int h = 0; h < ngroups && !measured; h++)
+                    measured = groups[h].budget > 0 && !strcmp(groups[h].codec, codecs[c]);
+                if (!measured)
+                    continue;
                 /* images this codec was run on: those of its setting rows */
                 int nimg = 0, has_rows = 0;
                 for (int m = 0; m < nimages; m++) {
