@@ -482,12 +482,9 @@ static nic_status initial_weights(nic_context *ctx, const nic_mnist_experiment_o
         NIC_TRY(nic_codec_get_rnn(ctx, &shipped));
         path = shipped->path;
     }
-    nn_st_file f;
-    NIC_TRY(nn_st_read_file(ctx, path, &f));
     nic_rnn_config fc = m->cfg;
-    nic_status st = nic_rnn_config_from_file(ctx, &f, path, &fc);
-    nn_st_free(&f);
-    NIC_TRY(st);
+    NIC_TRY(nic_rnn_config_from_path(ctx, path, &fc));
+    nic_status st;
     fc.iterations = m->cfg.iterations;
     fc.oneshot = m->cfg.oneshot;
     nic_rnn_config want = m->cfg;

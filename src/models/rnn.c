@@ -247,14 +247,20 @@ static void embed_tensor(const nn_param *pf, const float *from, const nn_param *
     }
 }
 
-nic_status nic_rnn_model_load(nic_context *ctx, nic_rnn_model *m, const char *path)
+nic_status nic_rnn_config_from_path(nic_context *ctx, const char *path, nic_rnn_config *cfg)
 {
     nn_st_file f;
     NIC_TRY(nn_st_read_file(ctx, path, &f));
-    nic_rnn_config fc = m->cfg;
-    nic_status st = nic_rnn_config_from_file(ctx, &f, path, &fc);
+    nic_status st = nic_rnn_config_from_file(ctx, &f, path, cfg);
     nn_st_free(&f);
-    NIC_TRY(st);
+    return st;
+}
+
+nic_status nic_rnn_model_load(nic_context *ctx, nic_rnn_model *m, const char *path)
+{
+    nic_rnn_config fc = m->cfg;
+    NIC_TRY(nic_rnn_config_from_path(ctx, path, &fc));
+    nic_status st;
     const nic_rnn_config *c = &m->cfg;
     int same = fc.e_conv == c->e_conv && fc.d_conv == c->d_conv, narrower = 1;
     narrower &= fc.e_conv <= c->e_conv && fc.d_conv <= c->d_conv;

@@ -87,6 +87,8 @@ void nic_rnn_model_init(nic_rnn_model *m, nn_rng *rng);
  * shapes (the caller's). */
 nic_status nic_rnn_config_from_file(nic_context *ctx, const nn_st_file *f, const char *path,
                                     nic_rnn_config *cfg);
+/* The same, reading the file at path. */
+nic_status nic_rnn_config_from_path(nic_context *ctx, const char *path, nic_rnn_config *cfg);
 /* Loads weights into a created model. Training may start a model from a
  * smaller one: a file without gains loads as gains 1, and a narrower file
  * (each width at most the model's; the same cells and bits) fills the first
