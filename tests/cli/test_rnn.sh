@@ -13,13 +13,22 @@ IMG="$NIC_FIXTURES/metrics/blocky_rgb_a.png"   # 193 x 181
 TRAIN="--model rnn --out $T/run --widths 4,4,4,4,8,4,4,4,4,8 --iterations 3 --crop 32 --batch 2
        --val-crop 32 --data $DATA --val $DATA --val-count 2 --val-every 2 --log-every 1"
 
-expect 0 "$NIC" train $TRAIN --steps 2;  has "$T/out" "model rnn (GRU, additive)"
+expect 0 "$NIC" train $TRAIN --steps 2;  has "$T/out" "model rnn (GRU, additive, gains)"
 has "$T/out" "step       2/2";           has "$T/out" "PSNR by iterations: 1:"
+has "$T/out" "gains g_t:"
+expect 2 "$NIC" train --model rnn --loss l3;   has "$T/err" "l1 or mse"
 expect 0 "$NIC" train $TRAIN --steps 3;  has "$T/out" "resuming"; has "$T/out" "step       3/3"
 checks=$((checks + 1)); [ "$(head -1 "$T/run/val.csv")" = "step,iterations,bpp,psnr" ] || fail "val.csv header"
 expect 2 "$NIC" train --model rnn --crop 40;   has "$T/err" "multiples of 16"
 expect 2 "$NIC" train --model rnn --widths 1,2,3;   has "$T/err" "10 integers"
 expect 0 "$NIC" train $TRAIN --export "$T/models/rnn.safetensors"; has "$T/out" "step 3"
+# a wider run grows from it; a run without gains cannot take its gains
+WIDE="--model rnn --widths 4,8,4,4,8,8,4,8,4,8 --iterations 3 --crop 32 --batch 2 --data $DATA
+      --val $DATA --val-count 2 --val-crop 32 --loss mse"
+expect 0 "$NIC" train $WIDE --out "$T/wide" --init "$T/models/rnn.safetensors" --steps 1
+has "$T/out" "weights from"
+expect 1 "$NIC" train $WIDE --out "$T/nogain" --no-gain --init "$T/models/rnn.safetensors" --steps 1
+has "$T/err" "gains"
 
 export NIC_MODEL_DIR="$T/models"
 expect 0 "$NIC" encode --model rnn --layers 3 "$IMG" "$T/a.nic";  has "$T/err" "layers 3"
