@@ -46,8 +46,9 @@ static void config_string(const train_options *o, char *buf, size_t cap)
              "\"w6\": %ld, \"w7\": %ld, \"w8\": %ld, \"w9\": %ld, \"batch\": %ld, \"crop\": %ld, "
              "\"steps\": %ld, \"lr\": %g, \"lr_min\": %g, \"clip\": %g, \"seed\": %ld, "
              "\"data\": \"%s\"}",
-             o->lstm, o->oneshot, !o->no_gain, o->mse_loss, o->iterations, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
-             w[8], w[9], o->batch, o->crop, o->steps, o->lr, o->lr_min, o->clip, o->seed, o->data);
+             o->lstm, o->oneshot, !o->no_gain, o->mse_loss, o->iterations, w[0], w[1], w[2],
+             w[3], w[4], w[5], w[6], w[7], w[8], w[9], o->batch, o->crop, o->steps, o->lr,
+             o->lr_min, o->clip, o->seed, o->data);
 }
 
 /* The architecture stored in a checkpoint wins over the command line. */

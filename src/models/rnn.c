@@ -236,7 +236,8 @@ static void embed_tensor(const nn_param *pf, const float *from, const nn_param *
                          int blocks)
 {
     const int64_t rows_f = pf->shape[0], rows_t = pt->shape[0];
-    const int64_t cols_f = pf->ndim > 1 ? pf->shape[1] : 1, cols_t = pt->ndim > 1 ? pt->shape[1] : 1;
+    const int64_t cols_f = pf->ndim > 1 ? pf->shape[1] : 1;
+    const int64_t cols_t = pt->ndim > 1 ? pt->shape[1] : 1;
     const int64_t taps = pf->ndim > 2 ? pf->shape[2] * pf->shape[3] : 1;
     const int64_t hid_f = rows_f / blocks, hid_t = rows_t / blocks;
     for (int64_t o = 0; o < rows_f; o++) {
@@ -325,7 +326,8 @@ struct nic_rnn_net {
     float *ds[NIC_RNN_DEC_CELLS][NIC_RNN_MAX_ITERATIONS]; /* depth-to-space of D-RNN k */
     float *bpre, *o;
     float *u[NIC_RNN_MAX_ITERATIONS]; /* gains: the encoder's input g_t r_t (inference: u[0]) */
-    int e_it, d_it;                   /* inference: iterations done (the gains' index) */
+    /* inference: iterations done (0: a new picture, zero states; the gains' index) */
+    int e_it, d_it;
     /* backward scratch (training) */
     float *g_r, *g_in, *g_o, *g_bits, *g_bpre, *g_e0;
     float *g_ds[NIC_RNN_DEC_CELLS], *g_hd[NIC_RNN_DEC_CELLS], *g_dconv;
@@ -333,7 +335,6 @@ struct nic_rnn_net {
     /* inference: the states carried between iterations (own allocations) */
     float *es_h[NIC_RNN_ENC_CELLS], *es_c[NIC_RNN_ENC_CELLS];
     float *ds_h[NIC_RNN_DEC_CELLS], *ds_c[NIC_RNN_DEC_CELLS];
-    int e_started, d_started;
     int relaxed; /* the binarizer passes tanh (gradient checks) */
 };
 
@@ -400,14 +401,14 @@ static nic_status net_layout(nic_context *ctx, nic_rnn_net *net)
     }
     for (int k = 0; k < NIC_RNN_ENC_CELLS && net->e_conv; k++) {
         const int lstm = net->m->cfg.cell == NN_CONVLSTM;
-        const float *h0 = !train && net->e_started ? net->es_h[k] : NULL;
-        const float *c0 = !train && net->e_started && lstm ? net->es_c[k] : NULL;
+        const float *h0 = !train && net->e_it ? net->es_h[k] : NULL;
+        const float *c0 = !train && net->e_it && lstm ? net->es_c[k] : NULL;
         NIC_TRY(nn_convrnn_seq_begin(ctx, &net->eseq[k], net->ecell[k], a, T, h0, c0));
     }
     for (int k = 0; k < NIC_RNN_DEC_CELLS; k++) {
         const int lstm = net->m->cfg.cell == NN_CONVLSTM;
-        const float *h0 = !train && net->d_started ? net->ds_h[k] : NULL;
-        const float *c0 = !train && net->d_started && lstm ? net->ds_c[k] : NULL;
+        const float *h0 = !train && net->d_it ? net->ds_h[k] : NULL;
+        const float *c0 = !train && net->d_it && lstm ? net->ds_c[k] : NULL;
         NIC_TRY(nn_convrnn_seq_begin(ctx, &net->dseq[k], net->dcell[k], a, T, h0, c0));
     }
     if (a->base && a->overflow)
@@ -614,7 +615,8 @@ static nic_status iteration_backward(nic_context *ctx, nic_rnn_net *net, int t, 
         float *dx = k > 0 ? net->g_he[k - 1] : net->g_e0;
         NIC_TRY(nn_convrnn_seq_backward(ctx, &net->eseq[k], &net->ew[k], net->g_he[k], dx));
     }
-    NIC_TRY(nn_conv_backward_weights(ctx, net->e_conv, net->u[t] ? net->u[t] : net->r[t], net->g_e0,
+    const float *e_in = net->u[t] ? net->u[t] : net->r[t]; /* the encoder input (g_t r_t) */
+    NIC_TRY(nn_conv_backward_weights(ctx, net->e_conv, e_in, net->g_e0,
                                      nn_param_grad(p, m->e_conv_w), nn_param_grad(p, m->e_conv_b)));
     if (want_in)
         NIC_TRY(nn_conv_backward_data(ctx, net->e_conv, net->g_e0, nn_param_data(p, m->e_conv_w),
@@ -673,7 +675,8 @@ nic_status nic_rnn_train_step(nic_context *ctx, nic_rnn_net *net, const float *x
     for (int t = T - 1; t >= 0; t--) {
         const float *rn = net->r[t + 1];
         for (size_t i = 0; i < N; i++) {
-            float dl = mse ? 2.0f * scale * rn[i] : (rn[i] > 0 ? scale : (rn[i] < 0 ? -scale : 0.0f));
+            float dl = mse ? 2.0f * scale * rn[i]
+                           : (rn[i] > 0 ? scale : (rn[i] < 0 ? -scale : 0.0f));
             float g = net->g_r[i] + dl;
             net->g_o[i] = -g;
             net->g_r[i] = oneshot ? 0.0f : g; /* additive: r_{t+1} = r_t - o_t */
@@ -721,8 +724,6 @@ void nic_rnn_net_set_relaxed(nic_rnn_net *net, int relaxed)
 
 void nic_rnn_net_reset(nic_rnn_net *net)
 {
-    net->e_started = 0;
-    net->d_started = 0;
     net->e_it = 0;
     net->d_it = 0;
 }
@@ -751,7 +752,6 @@ nic_status nic_rnn_net_encode(nic_context *ctx, nic_rnn_net *net, const float *r
     }
     NIC_TRY(enc_forward(ctx, net, 0, residual, NULL, net->bpre, bits));
     save_states(net->eseq, NIC_RNN_ENC_CELLS, net->es_h, net->es_c, net->n_es);
-    net->e_started = 1;
     net->e_it++;
     return NIC_OK;
 }
@@ -768,7 +768,6 @@ nic_status nic_rnn_net_decode(nic_context *ctx, nic_rnn_net *net, const float *b
     if (net->m->gain >= 0)
         scale_into(out, net->n_img, 1.0f / gain_at(net, net->d_it), out);
     save_states(net->dseq, NIC_RNN_DEC_CELLS, net->ds_h, net->ds_c, net->n_dstate);
-    net->d_started = 1;
     net->d_it++;
     return NIC_OK;
 }
