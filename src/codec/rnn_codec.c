@@ -106,7 +106,6 @@ nic_status nic_rnn_codec_load(nic_context *ctx, const char *path, nic_rnn_codec 
     nic_status st = NIC_OK;
     const char *model = nn_st_get_meta(&f, "model");
     const char *iters = nn_st_get_meta(&f, "iterations");
-    const char *recon = nn_st_get_meta(&f, "reconstruction");
     nic_rnn_config cfg;
     nic_rnn_config_default(&cfg);
     const int with_ctx = model && strcmp(model, "rnn+cnn") == 0;
@@ -121,13 +120,7 @@ nic_status nic_rnn_codec_load(nic_context *ctx, const char *path, nic_rnn_codec 
                           iters ? iters : "missing", NIC_RNN_MAX_ITERATIONS);
         cfg.iterations = (int)it;
     }
-    if (st == NIC_OK) {
-        if (recon && strcmp(recon, "oneshot") == 0)
-            cfg.oneshot = 1;
-        else if (recon && strcmp(recon, "additive") != 0)
-            st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: unknown reconstruction '%s'", path, recon);
-    }
-    if (st == NIC_OK)
+    if (st == NIC_OK) /* the shapes, and the reconstruction mode (additive if not named) */
         st = nic_rnn_config_from_file(ctx, &f, path, &cfg);
     if (st == NIC_OK)
         st = nic_rnn_model_create(ctx, &cfg, &c->model);

@@ -455,16 +455,16 @@ static nic_status init_layout(nic_context *ctx, const nic_mnist_experiment_optio
 {
     if (o->rnn_init && strcmp(o->rnn_init, "none") == 0)
         return NIC_OK;
-    nic_rnn_codec *c = NULL;
+    nic_rnn_config fc = *rc;
     if (o->rnn_init) {
-        NIC_TRY(nic_rnn_codec_load(ctx, o->rnn_init, &c));
-    } else {
+        NIC_TRY(nic_rnn_config_from_path(ctx, o->rnn_init, &fc));
+    } else { /* the installed model, which initial_weights uses too (loaded once) */
+        nic_rnn_codec *c = NULL;
         NIC_TRY(nic_codec_get_rnn(ctx, &c));
+        fc = c->model.cfg;
     }
-    rc->oneshot = c->model.cfg.oneshot;
-    rc->gain = c->model.cfg.gain;
-    if (o->rnn_init)
-        nic_rnn_codec_free(c);
+    rc->oneshot = fc.oneshot;
+    rc->gain = fc.gain;
     return NIC_OK;
 }
 

@@ -211,6 +211,11 @@ nic_status nic_rnn_config_from_file(nic_context *ctx, const nn_st_file *f, const
                         "missing)", path);
     c.iterations = cfg->iterations;
     c.oneshot = cfg->oneshot;
+    const char *recon = nn_st_get_meta(f, "reconstruction");
+    if (recon && strcmp(recon, "oneshot") != 0 && strcmp(recon, "additive") != 0)
+        return NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: unknown reconstruction '%s'", path, recon);
+    if (recon)
+        c.oneshot = strcmp(recon, "oneshot") == 0;
     const nn_st_tensor *g = nn_st_find(f, "r_gain.log");
     c.gain = g != NULL;
     if (g && (g->ndim != 1 || g->shape[0] != NIC_RNN_MAX_ITERATIONS))

@@ -83,8 +83,9 @@ void nic_rnn_model_free(nic_rnn_model *m);
 /* Uniform +-1/sqrt(fan_in) weights (PyTorch's conv and GRU rule), zero biases. */
 void nic_rnn_model_init(nic_rnn_model *m, nn_rng *rng);
 /* The architecture of a weights file from its tensor shapes (cell kind from the
- * gate count, gains from r_gain.log); iterations and oneshot are not in the
- * shapes (the caller's). */
+ * gate count, gains from r_gain.log) and the reconstruction mode from its
+ * "reconstruction" metadata (codec files have it; without it, the caller's
+ * oneshot stays); iterations stay the caller's. */
 nic_status nic_rnn_config_from_file(nic_context *ctx, const nn_st_file *f, const char *path,
                                     nic_rnn_config *cfg);
 /* The same, reading the file at path. */
