@@ -123,8 +123,10 @@ void help_train(FILE *out)
             "                         encoder sees g_t r_t, the decoder's output / g_t;\n"
             "                         fixed once a run has started)\n"
             "  --gain-lr <float> .... rnn: learning-rate multiplier of the gains (default=10)\n"
-            "  --loss <l1|mse> ...... rnn: loss on each iteration's residual (default=l1,\n"
-            "                         the paper's; mse aims at PSNR)\n"
+            "  --loss <name> ........ hyper: the distortion, mse (default) or ms-ssim (the\n"
+            "                         MS-SSIM-tuned variant: lambda (1 - MS-SSIM), mean of\n"
+            "                         R, G, B; fixed once a run has started); rnn: on each\n"
+            "                         iteration's residual, l1 (default, the paper's) or mse\n"
             "  --val-crop <int> ..... rnn: side of the validation crops (default=128)\n"
             "  --codes <int> ........ rnn+cnn: training crops (default=400)\n"
             "  -h, --help ........... this help\n"
@@ -275,15 +277,26 @@ static int parse_options(int argc, char **argv, train_options *o)
             continue;
         }
         if (strcmp(a, "--loss") == 0) {
-            if (!v || (strcmp(v, "l1") != 0 && strcmp(v, "mse") != 0))
-                return cli_usage_error("train", "--loss needs l1 or mse");
-            o->mse_loss = strcmp(v, "mse") == 0;
+            if (!v)
+                return cli_usage_error("train", "--loss needs a value (see --help)");
+            o->loss = v;
             i++;
             continue;
         }
         return cli_usage_error("train", "unknown option '%s'", a);
     }
     const int rnn = strcmp(o->model, "rnn") == 0, rnn_cnn = strcmp(o->model, "rnn+cnn") == 0;
+    if (o->loss && rnn) {
+        if (strcmp(o->loss, "l1") != 0 && strcmp(o->loss, "mse") != 0)
+            return cli_usage_error("train", "rnn: --loss needs l1 or mse");
+        o->mse_loss = strcmp(o->loss, "mse") == 0;
+    } else if (o->loss && rnn_cnn) {
+        return cli_usage_error("train", "rnn+cnn has no --loss (its context model is lossless)");
+    } else if (o->loss) {
+        if (nic_hyper_distortion_parse(o->loss) < 0)
+            return cli_usage_error("train", "hyper: --loss needs mse or ms-ssim");
+        o->msssim = nic_hyper_distortion_parse(o->loss) == NIC_HYPER_MSSSIM;
+    }
     if ((rnn || rnn_cnn) && strcmp(o->device, "cpu") != 0)
         return cli_usage_error("train", "%s trains on the CPU only", o->model);
     if ((rnn || rnn_cnn) && o->ctx != 0)
@@ -334,11 +347,11 @@ static int parse_options(int argc, char **argv, train_options *o)
 static void config_string(const train_options *o, char *buf, size_t cap)
 {
     snprintf(buf, cap,
-             "{\"model\": \"%s\", \"n\": %ld, \"m\": %ld, \"nz\": %ld, \"ctx\": %ld, \"batch\": %ld, "
-             "\"crop\": %ld, \"steps\": %ld, \"lr\": %g, \"lr_min\": %g, \"clip\": %g, "
-             "\"seed\": %ld, \"data\": \"%s\"}",
-             o->model, o->n, o->m, o->nz, o->ctx, o->batch, o->crop, o->steps, o->lr, o->lr_min,
-             o->clip, o->seed, o->data);
+             "{\"model\": \"%s\", \"n\": %ld, \"m\": %ld, \"nz\": %ld, \"ctx\": %ld, "
+             "\"msssim\": %d, \"batch\": %ld, \"crop\": %ld, \"steps\": %ld, \"lr\": %g, "
+             "\"lr_min\": %g, \"clip\": %g, \"seed\": %ld, \"data\": \"%s\"}",
+             o->model, o->n, o->m, o->nz, o->ctx, o->msssim, o->batch, o->crop, o->steps, o->lr,
+             o->lr_min, o->clip, o->seed, o->data);
 }
 
 int train_config_long(const char *json, const char *key, long *out)
@@ -458,6 +471,9 @@ static nic_status be_create(nic_context *ctx, backend *be, const train_options *
         if (m->cfg.ctx > 0)
             return nic_fail(ctx, NIC_ERR_UNSUPPORTED,
                             "--device cuda: the CUDA trainer has no context network (--context)");
+        if (o->msssim)
+            return nic_fail(ctx, NIC_ERR_UNSUPPORTED,
+                            "--device cuda: the CUDA trainer has no MS-SSIM objective (--loss)");
         int n = nn_cuda_device_count();
         if (n == 0)
             return nic_fail(ctx, NIC_ERR_INVALID_ARGUMENT, "--device cuda: %s",
@@ -469,6 +485,8 @@ static nic_status be_create(nic_context *ctx, backend *be, const train_options *
 #endif
     unsigned flags = strcmp(o->precision, "bf16") == 0 ? NN_CONV_BF16 : 0;
     NIC_TRY(nic_hyper_trainer_create(ctx, eng, m, count, (int)o->crop, flags, &be->cpu));
+    NIC_TRY(nic_hyper_trainer_set_distortion(ctx, be->cpu,
+                                             o->msssim ? NIC_HYPER_MSSSIM : NIC_HYPER_MSE));
     return nic_hyper_trainer_set_shard(ctx, be->cpu, first, (int)o->batch);
 }
 
@@ -512,7 +530,7 @@ static nic_status validate(nic_context *ctx, const cli_dist *dist, backend *be,
     for (int r = 0; r < 3; r++) {
         nn_rng vr;
         nn_rng_seed(&vr, 12345); /* the same crops every time */
-        double sums[3] = {0, 0, 0}; /* bpp, mse, failed */
+        double sums[4] = {0, 0, 0, 0}; /* bpp, mse, failed, ms-ssim */
         long done = 0;
         for (long k = 0; k < o->val_count; k += o->batch) {
             nic_hyper_stats s = {0};
@@ -525,20 +543,21 @@ static nic_status validate(nic_context *ctx, const cli_dist *dist, backend *be,
                 st = be_step(ctx, be, m, batch, t_rate, NULL, 0, &s);
             sums[0] += s.bpp;
             sums[1] += s.mse;
+            sums[3] += s.msssim;
             done++;
         }
         sums[2] = st != NIC_OK;
-        cli_dist_sum_doubles(dist, sums, 3);
+        cli_dist_sum_doubles(dist, sums, 4);
         if (sums[2] > 0) {
             if (st == NIC_OK)
                 st = nic_fail(ctx, NIC_ERR_INTERNAL, "validation failed in another process");
             break;
         }
-        double bpp = sums[0] / done, mse = sums[1] / done;
+        double bpp = sums[0] / done, mse = sums[1] / done, ms = sums[3] / done;
         double psnr = 10 * log10(255.0 * 255.0 / mse);
         if (dist->rank == 0) {
-            printf("  val t=%.1f: %.4f bpp, %.2f dB\n", rates[r], bpp, psnr);
-            fprintf(csv, "%lld,%.2f,%.6f,%.4f\n", (long long)step, rates[r], bpp, psnr);
+            printf("  val t=%.1f: %.4f bpp, %.2f dB, MS-SSIM %.4f\n", rates[r], bpp, psnr, ms);
+            fprintf(csv, "%lld,%.2f,%.6f,%.4f,%.5f\n", (long long)step, rates[r], bpp, psnr, ms);
         }
     }
     if (dist->rank == 0) {
@@ -760,7 +779,7 @@ int cmd_train(int argc, char **argv)
 
     /* Rank 0 decides: new run or resume, and the architecture (from the
      * checkpoint, whatever the flags say); the others follow. */
-    long head[5] = {0, o.n, o.m, o.nz, o.ctx};
+    long head[6] = {0, o.n, o.m, o.nz, o.ctx, o.msssim};
     if (root && train_file_exists(ckpt)) {
         head[0] = 1;
         nn_st_file f;
@@ -775,6 +794,7 @@ int cmd_train(int argc, char **argv)
                 head[3] = nz;
                 long cw;
                 head[4] = train_config_long(cfg, "ctx", &cw) ? cw : 0; /* older runs: none */
+                head[5] = train_config_long(cfg, "msssim", &cw) ? cw : 0; /* older: MSE */
             }
             /* the training batches are a function of the run's seed and the step */
             if (train_config_long(cfg, "seed", &seed))
@@ -788,6 +808,7 @@ int cmd_train(int argc, char **argv)
     o.m = head[2];
     o.nz = head[3];
     o.ctx = head[4];
+    o.msssim = (int)head[5];
     config_string(&o, config, sizeof(config));
     nic_hyper_config hc = {(int)o.n, (int)o.m, (int)o.nz, (int)o.ctx};
     if (st == NIC_OK)
@@ -828,7 +849,8 @@ int cmd_train(int argc, char **argv)
             char desc[3072];
             snprintf(desc, sizeof(desc), "hyper model, step %lld of run %s; training config %s",
                      (long long)opt.step, out_dir, stored ? stored : config);
-            st = nic_hyper_export(ctx, &model, o.export_path, desc);
+            st = nic_hyper_export(ctx, &model, o.export_path, desc,
+                                  o.msssim ? NIC_HYPER_MSSSIM : NIC_HYPER_MSE);
             if (st == NIC_OK)
                 printf("wrote %s (step %lld)\n", o.export_path, (long long)opt.step);
         }
@@ -897,11 +919,13 @@ int cmd_train(int argc, char **argv)
         if (ftell(tcsv) == 0)
             fprintf(tcsv, "step,loss,bpp,bpp_z,psnr,grad_norm,lr,seconds\n");
         if (ftell(vcsv) == 0)
-            fprintf(vcsv, "step,t,bpp,psnr\n");
+            fprintf(vcsv, "step,t,bpp,psnr,msssim\n");
         char where[512];
-        printf("model hyper: N=%ld M=%ld NZ=%ld%s, %zu parameters; %zu training images (%.1f MP); "
-               "batch %ld x %ldx%ld; %s convolutions%s\n",
-               o.n, o.m, o.nz, o.ctx > 0 ? ", checkerboard context" : "", model.params.total, data.count, data.pixels / 1e6, o.batch, o.crop,
+        printf("model hyper: N=%ld M=%ld NZ=%ld%s, %zu parameters; loss bpp + lambda %s; "
+               "%zu training images (%.1f MP); batch %ld x %ldx%ld; %s convolutions%s\n",
+               o.n, o.m, o.nz, o.ctx > 0 ? ", checkerboard context" : "", model.params.total,
+               o.msssim ? "(1 - MS-SSIM)" : "255^2 MSE", data.count, data.pixels / 1e6, o.batch,
+               o.crop,
                o.crop, be_describe(&be, eng, where, sizeof(where)),
                strcmp(o.precision, "bf16") == 0 ? " (BF16 inputs where the CPU has them)" : "");
         if (dist.size > 1)
@@ -918,7 +942,7 @@ int cmd_train(int argc, char **argv)
                             .total = o.steps > o.warmup ? o.steps - o.warmup : 1};
     double start = train_now(), last = start;
     int64_t last_step = opt.step;
-    double acc_loss = 0, acc_bpp = 0, acc_bpp_z = 0, acc_mse = 0, acc_norm = 0;
+    double acc_loss = 0, acc_bpp = 0, acc_bpp_z = 0, acc_mse = 0, acc_norm = 0, acc_ms = 0;
     int acc_n = 0;
     while (opt.step < o.steps) {
         /* Every rank must agree to go on (a signal or a clock may reach one first). */
@@ -945,8 +969,8 @@ int cmd_train(int argc, char **argv)
             if (!failed)
                 st = sum_st;
         }
-        double red[5] = {s.loss, s.bpp, s.bpp_z, s.mse, st != NIC_OK};
-        cli_dist_sum_doubles(&dist, red, 5);
+        double red[6] = {s.loss, s.bpp, s.bpp_z, s.mse, st != NIC_OK, s.msssim};
+        cli_dist_sum_doubles(&dist, red, 6);
         if (red[4] > 0) {
             if (st == NIC_OK)
                 st = nic_fail(ctx, NIC_ERR_INTERNAL, "another process failed at step %lld",
@@ -957,6 +981,7 @@ int cmd_train(int argc, char **argv)
         s.bpp = red[1];
         s.bpp_z = red[2];
         s.mse = red[3];
+        s.msssim = red[5];
         if (!isfinite(s.loss)) {
             st = nic_fail(ctx, NIC_ERR_INTERNAL, "loss is not finite at step %lld; resume from the "
                           "last checkpoint with a lower --lr", (long long)opt.step);
@@ -975,6 +1000,7 @@ int cmd_train(int argc, char **argv)
         acc_bpp += s.bpp;
         acc_bpp_z += s.bpp_z;
         acc_mse += s.mse;
+        acc_ms += s.msssim;
         acc_norm += norm;
         acc_n++;
         if (opt.step % o.log_every == 0) {
@@ -984,18 +1010,21 @@ int cmd_train(int argc, char **argv)
             double eta = (o.steps - opt.step) / (sps > 0 ? sps : 1);
             long eta_min = (long)(eta / 60);
             if (root) {
-                printf("step %7lld/%ld  loss %.4f  bpp %.4f (z %.4f)  psnr %.2f  |g| %.3f  "
+                char ms[32] = "";
+                if (o.msssim)
+                    snprintf(ms, sizeof(ms), "  ms-ssim %.4f", acc_ms / acc_n);
+                printf("step %7lld/%ld  loss %.4f  bpp %.4f (z %.4f)  psnr %.2f%s  |g| %.3f  "
                        "lr %.2e  %.2f steps/s  eta %ldh%02ldm\n",
                        (long long)opt.step, o.steps, acc_loss / acc_n, acc_bpp / acc_n,
-                       acc_bpp_z / acc_n, 10 * log10(255.0 * 255.0 / mse), acc_norm / acc_n, lr,
-                       sps, eta_min / 60, eta_min % 60);
+                       acc_bpp_z / acc_n, 10 * log10(255.0 * 255.0 / mse), ms, acc_norm / acc_n,
+                       lr, sps, eta_min / 60, eta_min % 60);
                 fflush(stdout);
                 fprintf(tcsv, "%lld,%.6f,%.6f,%.6f,%.4f,%.5f,%.3g,%.1f\n", (long long)opt.step,
                         acc_loss / acc_n, acc_bpp / acc_n, acc_bpp_z / acc_n,
                         10 * log10(255.0 * 255.0 / mse), acc_norm / acc_n, lr, t - start);
                 fflush(tcsv);
             }
-            acc_loss = acc_bpp = acc_bpp_z = acc_mse = acc_norm = 0;
+            acc_loss = acc_bpp = acc_bpp_z = acc_mse = acc_norm = acc_ms = 0;
             acc_n = 0;
             last = t;
             last_step = opt.step;
@@ -1027,7 +1056,8 @@ int cmd_train(int argc, char **argv)
         if (st == NIC_OK)
             st = nn_checkpoint_save(ctx, ckpt, &model.params, &opt, &rng, config);
         if (st == NIC_OK)
-            st = nic_hyper_export(ctx, &model, model_path, config);
+            st = nic_hyper_export(ctx, &model, model_path, config,
+                                  o.msssim ? NIC_HYPER_MSSSIM : NIC_HYPER_MSE);
         if (st == NIC_OK)
             printf("saved %s (step %lld) and %s\n", ckpt, (long long)opt.step, model_path);
     }

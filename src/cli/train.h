@@ -26,7 +26,9 @@ typedef struct train_options {
     long widths[10]; /* E-Conv, E-RNN1..3, bits, D-Conv, D-RNN1..4 */
     int lstm, oneshot;
     int no_gain;    /* rnn: without the per-iteration gains */
+    const char *loss; /* --loss as given (NULL: the model's default) */
     int mse_loss;   /* rnn: MSE instead of L1 */
+    int msssim;     /* hyper: the MS-SSIM objective instead of MSE */
     double gain_lr; /* rnn: learning-rate multiplier of the gains */
     /* which options the command line set (model defaults differ) */
     int set_batch, set_crop, set_lr, set_steps, set_warmup;

@@ -24,6 +24,7 @@ typedef struct codec_cache {
     nic_hyper_codec *hyper; /* own model, or NULL */
     nic_hyper_codec view;   /* when shared != NULL */
     nic_model *shared;
+    nic_hyper_codec *hyper_msssim; /* the MS-SSIM-tuned weights (own, on first use) */
     nic_rnn_codec *rnn, *rnn_cnn; /* the progressive codecs (always the context's own) */
 } codec_cache;
 
@@ -31,6 +32,7 @@ static void codec_cache_free(void *p)
 {
     codec_cache *cc = p;
     nic_hyper_codec_free(cc->hyper);
+    nic_hyper_codec_free(cc->hyper_msssim);
     if (cc->shared)
         nn_engine_destroy(cc->view.eng);
     nic_rnn_codec_free(cc->rnn);
@@ -84,24 +86,50 @@ static nic_status find_model_file(nic_context *ctx, const char *name, char *path
                     name, name);
 }
 
-static nic_status load_hyper(nic_context *ctx, nic_hyper_codec **out)
+/* A hyper-family model by name ("hyper" or "hyper-msssim"), checking that the
+ * file holds weights trained for that name's distortion. */
+static nic_status load_hyper(nic_context *ctx, const char *name, nic_hyper_codec **out)
 {
     char path[2048];
-    NIC_TRY(find_model_file(ctx, "hyper", path, sizeof(path)));
-    return nic_hyper_codec_load(ctx, path, out);
+    NIC_TRY(find_model_file(ctx, name, path, sizeof(path)));
+    NIC_TRY(nic_hyper_codec_load(ctx, path, out));
+    const uint32_t want =
+        strcmp(name, "hyper-msssim") == 0 ? NIC_MODEL_ID_HYPER_MSSSIM : NIC_MODEL_ID_HYPER;
+    if ((*out)->model_id != want) {
+        nic_status st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: weights trained for %s, not model %s",
+                                 path, nic_hyper_distortion_name((*out)->distortion), name);
+        nic_hyper_codec_free(*out);
+        *out = NULL;
+        return st;
+    }
+    return NIC_OK;
 }
 
 nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
 {
     codec_cache *cc = NULL;
     NIC_TRY(codec_cache_get(ctx, &cc));
-    if (cc->shared) {
+    if (cc->shared && cc->view.model_id == NIC_MODEL_ID_HYPER) {
         *out = &cc->view;
         return NIC_OK;
     }
     if (!cc->hyper)
-        NIC_TRY(load_hyper(ctx, &cc->hyper));
+        NIC_TRY(load_hyper(ctx, "hyper", &cc->hyper));
     *out = cc->hyper;
+    return NIC_OK;
+}
+
+nic_status nic_codec_get_hyper_msssim(nic_context *ctx, nic_hyper_codec **out)
+{
+    codec_cache *cc = NULL;
+    NIC_TRY(codec_cache_get(ctx, &cc));
+    if (cc->shared && cc->view.model_id == NIC_MODEL_ID_HYPER_MSSSIM) {
+        *out = &cc->view;
+        return NIC_OK;
+    }
+    if (!cc->hyper_msssim)
+        NIC_TRY(load_hyper(ctx, "hyper-msssim", &cc->hyper_msssim));
+    *out = cc->hyper_msssim;
     return NIC_OK;
 }
 
@@ -143,13 +171,14 @@ nic_status nic_model_load(nic_context *ctx, const char *name, nic_model **out)
     *out = NULL;
     if (!name)
         name = "hyper";
-    if (strcmp(name, "hyper") != 0)
-        return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "unknown model '%s' (available: hyper)", name);
+    if (strcmp(name, "hyper") != 0 && strcmp(name, "hyper-msssim") != 0)
+        return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED,
+                        "unknown model '%s' (available: hyper, hyper-msssim)", name);
     nic_model *m = calloc(1, sizeof(*m));
     if (!m)
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory");
     snprintf(m->name, sizeof(m->name), "%s", name);
-    nic_status st = load_hyper(ctx, &m->hyper);
+    nic_status st = load_hyper(ctx, name, &m->hyper);
     /* the views of the contexts that use it must find the encoder's parts made */
     if (st == NIC_OK)
         st = nic_hyper_codec_prepare_encoder(ctx, m->hyper);
@@ -177,7 +206,7 @@ void nic_model_get_info(const nic_model *model, nic_model_info *info)
         return;
     info->name = model->name;
     info->path = model->hyper->path;
-    info->model_id = NIC_MODEL_ID_HYPER;
+    info->model_id = model->hyper->model_id;
     info->weights_hash = model->hyper->weights_hash;
     for (int i = 0; i < model->hyper->model.params.count; i++)
         info->parameters += model->hyper->model.params.items[i].count;
@@ -209,8 +238,10 @@ static nic_status get_codec(nic_context *ctx, const char *model, nic_hyper_codec
 {
     if (!model || strcmp(model, "hyper") == 0)
         return nic_codec_get_hyper(ctx, out);
-    return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "unknown model '%s' (available: hyper, rnn, rnn+cnn)",
-                    model);
+    if (strcmp(model, "hyper-msssim") == 0)
+        return nic_codec_get_hyper_msssim(ctx, out);
+    return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED,
+                    "unknown model '%s' (available: hyper, hyper-msssim, rnn, rnn+cnn)", model);
 }
 
 static int is_rnn(const char *model)
@@ -606,11 +637,14 @@ nic_status nic_decode_ex(nic_context *ctx, const void *data, size_t size, const 
         }
         return restore_size(ctx, &f, &coded, out);
     }
-    if (f.model_id != NIC_MODEL_ID_HYPER)
+    if (f.model_id != NIC_MODEL_ID_HYPER && f.model_id != NIC_MODEL_ID_HYPER_MSSSIM)
         return NIC_FAIL(ctx, NIC_ERR_UNSUPPORTED, "%s: model id %u is not known to this nic",
                         name, f.model_id);
     nic_hyper_codec *c;
-    NIC_TRY(nic_codec_get_hyper(ctx, &c));
+    if (f.model_id == NIC_MODEL_ID_HYPER_MSSSIM)
+        NIC_TRY(nic_codec_get_hyper_msssim(ctx, &c));
+    else
+        NIC_TRY(nic_codec_get_hyper(ctx, &c));
     NIC_TRY(nic_hyper_decode(ctx, c, &f, name, &coded));
     return restore_size(ctx, &f, &coded, out);
 }

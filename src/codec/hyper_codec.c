@@ -165,7 +165,7 @@ static nic_status z_tables_build(nic_context *ctx, nic_hyper_codec *c, const z_t
 }
 
 nic_status nic_hyper_export(nic_context *ctx, const nic_hyper_model *m, const char *path,
-                            const char *description)
+                            const char *description, nic_hyper_distortion distortion)
 {
     z_table_data t;
     NIC_TRY(z_tables_compute(ctx, m, &t));
@@ -177,6 +177,8 @@ nic_status nic_hyper_export(nic_context *ctx, const nic_hyper_model *m, const ch
         st = nn_st_writer_meta(ctx, &w, "model", "hyper");
     if (st == NIC_OK && description)
         st = nn_st_writer_meta(ctx, &w, "description", description);
+    if (st == NIC_OK)
+        st = nn_st_writer_meta(ctx, &w, "distortion", nic_hyper_distortion_name(distortion));
     for (int i = 0; st == NIC_OK && i < p->count; i++)
         st = nn_st_writer_add(ctx, &w, p->items[i].name, NN_DTYPE_F32, p->items[i].ndim,
                               p->items[i].shape, p->data + p->items[i].offset);
@@ -257,6 +259,15 @@ nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_co
     if (cfg.n <= 0 || cfg.m <= 0 || cfg.nz <= 0)
         st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: not a hyper model (g_a / h_a weights missing)",
                       path);
+    /* files from before the MS-SSIM variant have no "distortion": MSE */
+    const char *dist = nn_st_get_meta(&f, "distortion");
+    int d = dist ? nic_hyper_distortion_parse(dist) : NIC_HYPER_MSE;
+    if (st == NIC_OK && d < 0)
+        st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: unknown distortion '%s' (mse or ms-ssim)", path,
+                      dist);
+    c->distortion = d == NIC_HYPER_MSSSIM ? NIC_HYPER_MSSSIM : NIC_HYPER_MSE;
+    c->model_id = c->distortion == NIC_HYPER_MSSSIM ? NIC_MODEL_ID_HYPER_MSSSIM
+                                                    : NIC_MODEL_ID_HYPER;
     if (st == NIC_OK)
         st = nic_hyper_model_create_values(ctx, &cfg, &c->model);
     if (st == NIC_OK)
@@ -520,6 +531,8 @@ nic_status nic_hyper_refine_latents(nic_context *ctx, nic_hyper_codec *c, const 
     nic_hyper_trainer *t = NULL;
     nic_status st = nic_hyper_trainer_create_ex(ctx, c->eng, &c->model, 1, ph, pw, 0,
                                                 NIC_HYPER_TRAINER_FROM_Y, &t);
+    if (st == NIC_OK) /* the objective the weights were trained for */
+        st = nic_hyper_trainer_set_distortion(ctx, t, c->distortion);
     if (st == NIC_OK)
         st = nic_hyper_refine(ctx, t, x, (float)t_from_quality(q) / NIC_Q_ONE, iters,
                               NIC_HYPER_REFINE_LR, lat->y, NULL, NULL);
@@ -674,7 +687,7 @@ nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hype
         nic_container f;
         nic_container_init(&f);
         uint8_t params[1] = {(uint8_t)q};
-        f.model_id = NIC_MODEL_ID_HYPER;
+        f.model_id = c->model_id;
         f.weights_hash = c->weights_hash;
         f.width = lat->width;
         f.height = lat->height;
@@ -770,10 +783,12 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
 {
     nic_hyper_model *m = &c->model;
     memset(out, 0, sizeof(*out));
-    if (file->weights_hash != c->weights_hash)
+    if (file->model_id != c->model_id || file->weights_hash != c->weights_hash)
         return NIC_FAIL(ctx, NIC_ERR_MISMATCH,
-                        "%s: made with other weights of the hyper model (hash %08x; %s has %08x)",
-                        name, file->weights_hash, c->path, c->weights_hash);
+                        "%s: made with other weights of the hyper model (model id %u, hash "
+                        "%08x; %s has id %u, hash %08x)",
+                        name, file->model_id, file->weights_hash, c->path, c->model_id,
+                        c->weights_hash);
     const int with_ctx = c->hint.ctx_width > 0;
     const unsigned streams = with_ctx ? 3 : 2;
     if (file->params_size != 1 || file->stream_count != streams)

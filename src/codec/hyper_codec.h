@@ -20,6 +20,7 @@
 #include "nn/conv.h"
 
 #define NIC_MODEL_ID_HYPER 1
+#define NIC_MODEL_ID_HYPER_MSSSIM 4 /* the same codec, weights trained for MS-SSIM */
 #define NIC_HYPER_QUALITY_LEVELS 256 /* quality index 0..255 in the file */
 
 typedef struct nic_hyper_codec {
@@ -28,6 +29,8 @@ typedef struct nic_hyper_codec {
     nic_cdf_set z_tables; /* one per channel of z */
     nic_cdf_set y_tables; /* the 64 Gaussian tables */
     uint32_t weights_hash;
+    nic_hyper_distortion distortion; /* what the weights were trained for */
+    uint32_t model_id;               /* NIC_MODEL_ID_HYPER or _HYPER_MSSSIM, from it */
     nic_int_transform analysis, synthesis; /* g_a and g_s in integer arithmetic */
     int have_analysis, have_engine;        /* made on first encode */
     nn_isa isa;                            /* their kernels (any gives the same bits) */
@@ -48,9 +51,10 @@ void nic_hyper_codec_free(nic_hyper_codec *c);
 nic_status nic_hyper_codec_prepare_encoder(nic_context *ctx, nic_hyper_codec *c);
 
 /* Writes model weights plus the integer z tables (so decoders on every machine
- * use the same tables) and metadata to path. */
+ * use the same tables) and metadata (description; the distortion it was
+ * trained for, which decides its model id) to path. */
 nic_status nic_hyper_export(nic_context *ctx, const nic_hyper_model *m, const char *path,
-                            const char *description);
+                            const char *description, nic_hyper_distortion distortion);
 
 /* What the analysis transform found for one image; reused for every quality. */
 typedef struct nic_hyper_latents {
@@ -92,6 +96,8 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
 
 /* The context's hyper codec, loaded on first use from the model search path. */
 nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out);
+/* The MS-SSIM-tuned model (models/hyper-msssim.safetensors), the same way. */
+nic_status nic_codec_get_hyper_msssim(nic_context *ctx, nic_hyper_codec **out);
 
 /* The quantization step of a channel, exp(log_step / 2^16), in Q20 (the same
  * on every machine: qconv.h's nic_q_exp). */

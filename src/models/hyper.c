@@ -7,6 +7,7 @@
 
 #include "common/context.h"
 #include "models/likelihood.h"
+#include "nn/layers.h"
 #include "nn/safetensors.h"
 
 #define LOG_SCALE_MIN NIC_HYPER_LOG_SCALE_MIN
@@ -23,6 +24,26 @@ void nic_hyper_config_default(nic_hyper_config *cfg)
 double nic_hyper_lambda(double t)
 {
     return exp(log(NIC_HYPER_LAMBDA_MIN) + t * (log(NIC_HYPER_LAMBDA_MAX) - log(NIC_HYPER_LAMBDA_MIN)));
+}
+
+double nic_hyper_lambda_msssim(double t)
+{
+    return exp(log(NIC_HYPER_MSSSIM_LAMBDA_MIN) +
+               t * (log(NIC_HYPER_MSSSIM_LAMBDA_MAX) - log(NIC_HYPER_MSSSIM_LAMBDA_MIN)));
+}
+
+const char *nic_hyper_distortion_name(nic_hyper_distortion d)
+{
+    return d == NIC_HYPER_MSSSIM ? "ms-ssim" : "mse";
+}
+
+int nic_hyper_distortion_parse(const char *name)
+{
+    if (name && strcmp(name, "mse") == 0)
+        return NIC_HYPER_MSE;
+    if (name && strcmp(name, "ms-ssim") == 0)
+        return NIC_HYPER_MSSSIM;
+    return -1;
 }
 
 static nic_status declare(nic_context *ctx, const nic_hyper_config *cfg, nic_hyper_model *m)
@@ -288,6 +309,9 @@ struct nic_hyper_trainer {
     act gs_out[4], gs_gdn[3], gs_norm[3], gs_sq[3];
     float *dz_extra; /* second head's gradient into z~ */
     float *q_hidden, *log_step, *dlog_step;
+    nic_hyper_distortion distortion;
+    int ms_scales;  /* MS-SSIM scales the crop holds */
+    float *ms_work; /* nn_msssim_work_count floats (made on first use) */
     act *all[64];
     int nall;
 };
@@ -339,6 +363,7 @@ void nic_hyper_trainer_destroy(nic_hyper_trainer *t)
     nn_free(t->q_hidden);
     nn_free(t->log_step);
     nn_free(t->dlog_step);
+    nn_free(t->ms_work);
     free(t->dstep);
     free(t);
 }
@@ -494,6 +519,32 @@ nic_status nic_hyper_trainer_create_ex(nic_context *ctx, nn_engine *eng, nic_hyp
     }
 #undef TRY_OR_FAIL
     *out = t;
+    return NIC_OK;
+}
+
+nic_status nic_hyper_trainer_set_distortion(nic_context *ctx, nic_hyper_trainer *t,
+                                            nic_hyper_distortion d)
+{
+    if (d != NIC_HYPER_MSE && d != NIC_HYPER_MSSSIM)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "hyper trainer: distortion %d", (int)d);
+    t->distortion = d;
+    return NIC_OK;
+}
+
+/* Sets up MS-SSIM for the trainer's crops (once). */
+static nic_status msssim_ready(nic_context *ctx, nic_hyper_trainer *t)
+{
+    if (t->ms_work)
+        return NIC_OK;
+    t->ms_scales = nn_msssim_max_scales(t->h, t->w);
+    if (t->ms_scales > NN_MSSSIM_SCALES)
+        t->ms_scales = NN_MSSSIM_SCALES;
+    if (t->ms_scales < 1)
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                        "hyper trainer: %dx%d crops are too small for MS-SSIM", t->w, t->h);
+    t->ms_work = nn_alloc(nn_msssim_work_count(t->h, t->w, t->ms_scales) * sizeof(float));
+    if (!t->ms_work)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "hyper trainer: out of memory for MS-SSIM");
     return NIC_OK;
 }
 
@@ -755,29 +806,48 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
     double bits_z = nic_fp_rate(nn_param_data(p, m->prior), t->z_tilde.v, B, m->cfg.nz,
                                 t->hw_z, rate_scale, train ? t->z_tilde.d : NULL,
                                 param_grads ? nn_param_grad(p, m->prior) : NULL);
-    double sse_total = 0, loss = 0;
+    double sse_total = 0, loss = 0, ms_total = 0;
     const size_t per = 3 * S2;
     float *dxhat = t->gs_out[3].d;
+    const int ms_obj = t->distortion == NIC_HYPER_MSSSIM;
+    if (ms_obj || !train)
+        NIC_TRY(msssim_ready(ctx, t));
     for (int b = 0; b < B; b++) {
         double sse = 0;
         const float *xa = x + (size_t)b * per, *xb = xhat + (size_t)b * per;
+        float *db = dxhat + (size_t)b * per;
         for (size_t i = 0; i < per; i++) {
             double d = (double)xb[i] - xa[i];
             sse += d * d;
         }
+        sse_total += sse;
+        if (ms_obj) {
+            /* lambda (1 - MS-SSIM); the loss function also gives the gradient */
+            double lambda = nic_hyper_lambda_msssim(t_rate[b]);
+            double l = train ? nn_msssim_loss_backward(xb, xa, 1, 3, t->h, t->w, 1.0,
+                                                       t->ms_scales, lambda / G, db, t->ms_work)
+                             : nn_msssim_loss_forward(xb, xa, 1, 3, t->h, t->w, 1.0,
+                                                      t->ms_scales, t->ms_work);
+            loss += lambda * l;
+            ms_total += 1.0 - l;
+            continue;
+        }
         double lambda = nic_hyper_lambda(t_rate[b]);
         double mse255 = sse / per * 255.0 * 255.0;
         loss += lambda * mse255;
-        sse_total += sse;
+        if (!train)
+            ms_total += 1.0 - nn_msssim_loss_forward(xb, xa, 1, 3, t->h, t->w, 1.0,
+                                                     t->ms_scales, t->ms_work);
         if (train) {
             float g = (float)(lambda * 255.0 * 255.0 * 2.0 / per / G);
-            float *db = dxhat + (size_t)b * per;
             for (size_t i = 0; i < per; i++)
                 db[i] = g * (xb[i] - xa[i]);
         }
     }
-    if (stats)
+    if (stats) {
         nic_hyper_stats_from_sums(bits_y, bits_z, sse_total, loss, S2, B, G, stats);
+        stats->msssim = ms_total / G;
+    }
     if (!train)
         return NIC_OK;
 

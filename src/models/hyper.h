@@ -23,6 +23,12 @@
 
 #define NIC_HYPER_LAMBDA_MIN 0.00005
 #define NIC_HYPER_LAMBDA_MAX 0.02
+/* The MS-SSIM-tuned variant (nic_hyper_trainer_set_distortion): loss = bpp +
+ * lambda * (1 - MS-SSIM), lambda log-linear in t between these. They are the
+ * slopes d bpp / d MS-SSIM of the MSE model's own Kodak curve at t = 0 and
+ * t = 1, so that a model fine-tuned from it keeps about the same rates. */
+#define NIC_HYPER_MSSSIM_LAMBDA_MIN 0.2
+#define NIC_HYPER_MSSSIM_LAMBDA_MAX 24.0
 #define NIC_HYPER_Q_HIDDEN 32
 /* log step = OFFSET + SLOPE t + network(t): a fixed prior line (coarser steps at
  * low rates) that the network corrects; see docs/CODEC.md. */
@@ -61,6 +67,16 @@ static inline long nic_hyper_ctx_neighbour(int row, int col, int d, int h, int w
 void nic_hyper_config_default(nic_hyper_config *cfg);
 /* lambda of rate parameter t in [0, 1]. */
 double nic_hyper_lambda(double t);
+/* The distortion a model is trained for (stored in its files as "distortion"). */
+typedef enum nic_hyper_distortion {
+    NIC_HYPER_MSE = 0,    /* lambda * 255^2 * MSE on RGB (the default) */
+    NIC_HYPER_MSSSIM = 1  /* lambda * (1 - MS-SSIM), the mean over R, G and B */
+} nic_hyper_distortion;
+/* lambda of rate parameter t for the MS-SSIM objective. */
+double nic_hyper_lambda_msssim(double t);
+/* "mse" / "ms-ssim" and back (-1: unknown). */
+const char *nic_hyper_distortion_name(nic_hyper_distortion d);
+int nic_hyper_distortion_parse(const char *name);
 
 typedef struct nic_hyper_model {
     nic_hyper_config cfg;
@@ -101,11 +117,13 @@ typedef struct nic_hyper_trainer nic_hyper_trainer;
  * reports its shard's share: loss, bpp, bpp_z and mse summed over all shards
  * give the global means; psnr is then of the shard alone. */
 typedef struct nic_hyper_stats {
-    double loss;     /* mean over the batch of bpp + lambda * 255^2 * MSE */
+    double loss;     /* mean over the batch of bpp + the distortion term */
     double bpp;      /* mean estimated bits per pixel (y and z) */
     double bpp_z;    /* of which z */
     double mse;      /* mean squared error on [0, 255] */
     double psnr;     /* 10 log10(255^2 / mse) */
+    double msssim;   /* mean MS-SSIM (of R, G, B): with the MS-SSIM objective
+                        and without training (train = 0); else 0 */
 } nic_hyper_stats;
 
 /* Plans a trainer for batches [batch][3][crop][crop] (crop a multiple of 64). */
@@ -133,12 +151,17 @@ const float *nic_hyper_trainer_dy(const nic_hyper_trainer *t);
 nic_status nic_hyper_trainer_set_shard(nic_context *ctx, nic_hyper_trainer *t, int first,
                                        int global);
 
+/* The objective of the following steps (default NIC_HYPER_MSE). MS-SSIM uses
+ * as many of its 5 scales as the crop holds (nn_msssim_max_scales). */
+nic_status nic_hyper_trainer_set_distortion(nic_context *ctx, nic_hyper_trainer *t,
+                                            nic_hyper_distortion d);
+
 /* Pieces shared by the CPU and GPU trainers. */
 /* Checks a shard [first, first + batch) of a global batch of `global` samples. */
 nic_status nic_hyper_check_shard(nic_context *ctx, int batch, int first, int global);
 /* Statistics of a shard of `batch` crops of `pixels` pixels each, out of a global
  * batch of `global`, from its sums: bits of y and z, squared error (values in
- * [0, 1]) and sum over the crops of lambda * 255^2 * MSE. */
+ * [0, 1]) and sum over the crops of the distortion term (lambda * 255^2 * MSE). */
 void nic_hyper_stats_from_sums(double bits_y, double bits_z, double sse, double lambda_mse,
                                size_t pixels, int batch, int global, nic_hyper_stats *stats);
 

@@ -121,4 +121,26 @@ expect 1 "$NIC" decode "$T/ctx.nic" "$T/x.png";  has "$T/err" "other weights"
 expect 1 "$NIC" train $TRAIN --out "$T/noctx" --init "$T/ctxmodel/hyper.safetensors" --steps 1
 has "$T/err" "train it with --context 8"
 
+# the MS-SSIM-tuned variant: trains with --loss ms-ssim (kept on resume), validates with
+# MS-SSIM, exports a model that `--model hyper-msssim` finds, writes model id 4, and
+# its files decode by that id alone; the default model's name refuses its weights
+expect 2 "$NIC" train $TRAIN --out "$T/ms" --loss ssim;   has "$T/err" "mse or ms-ssim"
+expect 2 "$NIC" train --model rnn+cnn --loss mse;         has "$T/err" "no --loss"
+expect 0 "$NIC" train $TRAIN --out "$T/ms" --init "$T/models/hyper.safetensors" --steps 2 --loss ms-ssim --val-every 2
+has "$T/out" "1 - MS-SSIM"; has "$T/out" "ms-ssim 0."; has "$T/out" "MS-SSIM 0."
+expect 0 "$NIC" train $TRAIN --out "$T/ms" --steps 3;  has "$T/out" "resuming"; has "$T/out" "1 - MS-SSIM"
+checks=$((checks + 1))
+awk -F, 'NR > 1 && !($5 > 0 && $5 <= 1) { bad = 1 } END { exit bad }' "$T/ms/val.csv" ||
+    fail "val.csv has no MS-SSIM column in (0, 1]"
+mkdir -p "$T/msmodel"
+expect 0 "$NIC" train $TRAIN --out "$T/ms" --export "$T/msmodel/hyper-msssim.safetensors"
+cp "$T/models/hyper.safetensors" "$T/msmodel/hyper.safetensors"
+NIC_MODEL_DIR="$T/msmodel" expect 0 "$NIC" encode -q 60 --model hyper-msssim "$IMG" "$T/ms.nic"
+NIC_MODEL_DIR="$T/msmodel" expect 0 "$NIC" info "$T/ms.nic";   has "$T/out" "model           id 4"
+NIC_MODEL_DIR="$T/msmodel" expect 0 "$NIC" decode --quiet "$T/ms.nic" "$T/ms.png"
+NIC_MODEL_DIR="$T/msmodel" expect 0 "$NIC" encode -q 60 --model hyper-msssim --refine 2 "$IMG" "$T/msr.nic"
+NIC_MODEL_DIR="$T/msmodel" expect 0 "$NIC" decode --quiet "$T/msr.nic" "$T/msr.png"
+cp "$T/msmodel/hyper-msssim.safetensors" "$T/msmodel/hyper.safetensors"
+NIC_MODEL_DIR="$T/msmodel" expect 1 "$NIC" encode -q 60 "$IMG" "$T/x.nic";  has "$T/err" "trained for ms-ssim, not model hyper"
+
 cli_finish

@@ -41,7 +41,7 @@ static int write_fixtures(const char *dir)
     for (int c = 0; c < 3; c++)
         b[c] = 0.5f;
     snprintf(path, sizeof(path), "%s/hyper.safetensors", dir);
-    if (nic_hyper_export(ctx, &m, path, "test_codec_golden: random weights, n 8 m 8 nz 4") !=
+    if (nic_hyper_export(ctx, &m, path, "test_codec_golden: random weights, n 8 m 8 nz 4", NIC_HYPER_MSE) !=
         NIC_OK)
         return fprintf(stderr, "%s\n", nic_context_error(ctx)), 1;
     nic_context_set_model_dir(ctx, dir);

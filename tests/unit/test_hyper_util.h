@@ -28,7 +28,7 @@ static void export_small_hyper_ctx(nic_context *ctx, const char *dir, const char
     }
     char path[8400];
     snprintf(path, sizeof(path), "%s/hyper.safetensors", dir);
-    CHECK_STATUS(nic_hyper_export(ctx, &m, path, description), NIC_OK);
+    CHECK_STATUS(nic_hyper_export(ctx, &m, path, description, NIC_HYPER_MSE), NIC_OK);
     nic_hyper_model_free(&m);
 }
 

@@ -219,6 +219,48 @@ static void test_context(nic_context *ctx, const float *x, const float *t_rate, 
     nic_hyper_model_free(&m1);
 }
 
+/* The MS-SSIM objective: the loss is bpp + lambda_msssim(t) (1 - MS-SSIM)
+ * with the MS-SSIM the statistics report, its gradient through the whole
+ * model matches finite differences, and MSE training reports MS-SSIM only
+ * where it is free (validation). */
+static void test_msssim(nic_context *ctx, nic_hyper_trainer *tr, nic_hyper_model *m,
+                        const float *x, int B)
+{
+    float t_same[2] = {0.6f, 0.6f};
+    nn_rng rng;
+    nic_hyper_stats mse_st, st;
+    nn_rng_seed(&rng, 3);
+    CHECK_STATUS(nic_hyper_train_step(ctx, tr, x, t_same, &rng, 0, &mse_st), NIC_OK);
+    CHECK_MSG(mse_st.msssim > 0 && mse_st.msssim <= 1, "MSE validation MS-SSIM %g",
+              mse_st.msssim);
+    CHECK_STATUS(nic_hyper_trainer_set_distortion(ctx, tr, NIC_HYPER_MSSSIM), NIC_OK);
+    nn_rng_seed(&rng, 3);
+    CHECK_STATUS(nic_hyper_train_step(ctx, tr, x, t_same, &rng, 0, &st), NIC_OK);
+    /* the same picture and rate: only the distortion term differs */
+    CHECK_NEAR(st.bpp, mse_st.bpp, 1e-12);
+    CHECK_NEAR(st.msssim, mse_st.msssim, 1e-12);
+    double want = st.bpp + nic_hyper_lambda_msssim(t_same[0]) * (1.0 - st.msssim);
+    CHECK_MSG(fabs(st.loss - want) < 1e-9 * want, "MS-SSIM loss %.12g, want %.12g", st.loss,
+              want);
+    CHECK(nic_hyper_lambda_msssim(0.0) == NIC_HYPER_MSSSIM_LAMBDA_MIN ||
+          fabs(nic_hyper_lambda_msssim(0.0) / NIC_HYPER_MSSSIM_LAMBDA_MIN - 1) < 1e-12);
+    CHECK(fabs(nic_hyper_lambda_msssim(1.0) / NIC_HYPER_MSSSIM_LAMBDA_MAX - 1) < 1e-12);
+    float t_rate[2] = {0.2f, 0.9f};
+    (void)B;
+    hyper_loss_args args = {ctx, tr, x, t_rate};
+    int checked = 0;
+    int bad = model_gradient_check(&m->params, hyper_loss, &args, 3, 2e-3f, 0.05, 2e-4, &checked);
+    CHECK_MSG(bad <= checked / 50, "MS-SSIM objective: %d of %d gradient entries off", bad,
+              checked);
+    printf("MS-SSIM objective gradient check: %d of %d entries outside 5 %%\n", bad, checked);
+    CHECK_STATUS(nic_hyper_trainer_set_distortion(ctx, tr, (nic_hyper_distortion)7),
+                 NIC_ERR_INVALID_ARGUMENT);
+    CHECK(nic_hyper_distortion_parse("ms-ssim") == NIC_HYPER_MSSSIM &&
+          nic_hyper_distortion_parse("mse") == NIC_HYPER_MSE &&
+          nic_hyper_distortion_parse("ssim") == -1);
+    CHECK_STATUS(nic_hyper_trainer_set_distortion(ctx, tr, NIC_HYPER_MSE), NIC_OK);
+}
+
 int main(void)
 {
     nic_context *ctx = nic_context_create();
@@ -255,6 +297,7 @@ int main(void)
     test_shards(ctx, &m, tr, x, t_rate, B, S);
     test_bf16_step(ctx, x, t_rate, B, S);
     test_context(ctx, x, t_rate, B, S);
+    test_msssim(ctx, tr, &m, x, B);
 
     /* Rounding mode: a real estimate; more bits at the higher rate parameter. */
     nn_rng_seed(&rng, 1);
