@@ -3,6 +3,7 @@
  * byte-budget table (the README quotes its output, via make eval).
  *
  *   eval_kodak [--data DIR] [--images N] [--no-budgets] [--csv FILE] [--refine K]
+ *              [--model hyper|hyper-msssim]
  *
  * Protocol (DESIGN.md): rate = whole file bytes * 8 / pixels; PSNR over 8-bit
  * RGB; MS-SSIM on luma; per setting, the mean over images. nic's files are
@@ -12,7 +13,8 @@
  * -optimize), 4:2:0. Budgets: per image, the best file that fits; every nic
  * file is checked to fit (the program exits 1 otherwise). --refine K: nic's
  * files with the encoder's refinement of K steps (nic encode --refine K), as
- * codec "nic-refine" in the CSV.
+ * codec "nic-refine" in the CSV. --model hyper-msssim: the MS-SSIM-tuned
+ * weights (codec "nic-msssim", or "nic-msssim-refine").
  */
 #include <math.h>
 #include <stdio.h>
@@ -78,6 +80,7 @@ static nic_status jpeg_at(nic_context *ctx, const nic_image *img, int q, size_t 
 int main(int argc, char **argv)
 {
     const char *data = "../shared/data/kodak", *csv_path = NULL;
+    const char *model = "hyper";
     int images = MAX_IMAGES, do_budgets = 1, refine = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc)
@@ -90,23 +93,28 @@ int main(int argc, char **argv)
             do_budgets = 0;
         else if (!strcmp(argv[i], "--refine") && i + 1 < argc)
             refine = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "hyper") || !strcmp(argv[i + 1], "hyper-msssim")))
+            model = argv[++i];
         else {
             fprintf(stderr, "usage: eval_kodak [--data DIR] [--images N] [--no-budgets] "
-                            "[--csv FILE] [--refine K]\n");
+                            "[--csv FILE] [--refine K] [--model hyper|hyper-msssim]\n");
             return 2;
         }
     }
     if (images < 1 || images > MAX_IMAGES)
         images = MAX_IMAGES;
     nic_context *ctx = nic_context_create();
-    nic_hyper_codec *c; /* the default model, found as nic encode finds it */
-    if (nic_codec_get_hyper(ctx, &c) != NIC_OK) {
+    nic_hyper_codec *c; /* found as nic encode finds it */
+    const int msssim = strcmp(model, "hyper-msssim") == 0;
+    if ((msssim ? nic_codec_get_hyper_msssim(ctx, &c) : nic_codec_get_hyper(ctx, &c)) != NIC_OK) {
         fprintf(stderr, "eval_kodak: %s\n", nic_context_error(ctx));
         return 1;
     }
     printf("model: %s (weights %08x), N=%d M=%d NZ=%d, context %d\n", c->path, c->weights_hash,
            c->model.cfg.n, c->model.cfg.m, c->model.cfg.nz, c->model.cfg.ctx);
-    const char *name = refine > 0 ? "nic-refine" : "nic";
+    const char *name = msssim ? (refine > 0 ? "nic-msssim-refine" : "nic-msssim")
+                              : (refine > 0 ? "nic-refine" : "nic");
     if (refine > 0)
         printf("encoder refinement: %d steps per file\n", refine);
     /* with a context: bytes of the anchors' and the other half's y streams per setting */
@@ -185,6 +193,7 @@ int main(int argc, char **argv)
             nic_encode_options_init(&o);
             o.max_bytes = budgets[b];
             o.refine = refine;
+            o.model = model;
             uint8_t *buf;
             size_t size;
             nic_status st = nic_encode(ctx, &img, &o, &buf, &size, NULL);

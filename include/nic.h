@@ -258,7 +258,8 @@ NIC_API size_t nic_container_overhead(const nic_container *c);
 /* ------------------------------------------------------------------ */
 
 typedef struct nic_encode_options {
-    const char *model;   /* model name: "hyper" (NULL: the default) or "rnn" (progressive) */
+    const char *model;   /* model name: "hyper" (NULL: the default), "hyper-msssim" (tuned for
+                            MS-SSIM), "rnn" or "rnn+cnn" (progressive) */
     double quality;      /* 0 (smallest) .. 100; used when bpp and max_bytes are 0 */
     double bpp;          /* > 0: the largest file with at most this many bits per pixel */
     uint64_t max_bytes;  /* > 0: the best file of at most this many bytes, headers included */

@@ -306,31 +306,37 @@ static nic_status best_fitting(nic_context *ctx, nic_hyper_codec *c, const nic_h
     return NIC_OK;
 }
 
-static double psnr_of(nic_context *ctx, const nic_image *a, const nic_image *b)
+/* The quality a model is trained for, higher is better: MS-SSIM for the
+ * MS-SSIM-tuned weights, else PSNR (-1: not measurable). */
+static double quality_of(nic_context *ctx, const nic_hyper_codec *c, const nic_image *a,
+                         const nic_image *b)
 {
     nic_quality q;
     if (nic_compare(ctx, a, b, &q) != NIC_OK)
         return -1;
+    if (c->distortion == NIC_HYPER_MSSSIM)
+        return isfinite(q.ms_ssim) ? q.ms_ssim : -1;
     return q.psnr_rgb;
 }
 
 /* Budgets: below this quality index at full size, smaller pictures are tried too. */
 #define DOWNSCALE_BELOW_Q 64
 
-/* Decodes (as nic_decode would) and scales back to the original to measure quality. */
+/* Decodes (as nic_decode would) and scales back to the original to measure
+ * quality (quality_of). */
 static double quality_after_decode(nic_context *ctx, nic_hyper_codec *c, const uint8_t *file,
                                    size_t size, const nic_image *original)
 {
     nic_container f;
     nic_image dec = {0}, up = {0};
-    double psnr = -1;
+    double quality = -1;
     if (nic_container_parse(ctx, file, size, "candidate", 0, &f) == NIC_OK &&
         nic_hyper_decode(ctx, c, &f, "candidate", &dec) == NIC_OK &&
         nic_image_resize(ctx, &dec, original->width, original->height, &up) == NIC_OK)
-        psnr = psnr_of(ctx, original, &up);
+        quality = quality_of(ctx, c, original, &up);
     nic_image_free(&dec);
     nic_image_free(&up);
-    return psnr;
+    return quality;
 }
 
 /* The rnn codec: layers from the quality (1 .. the model's iterations) or
@@ -506,7 +512,7 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
         if (st == NIC_OK && q < DOWNSCALE_BELOW_Q && options->allow_downscale) {
             static const double scales[] = {0.8, 0.64, 0.5, 0.4, 0.32, 0.25, 0.2, 0.16,
                                             0.125, 0.1, 0.08, 0.0625, 0.05, 0.04, 0.03125};
-            double best_psnr = q < 0 ? -1 : quality_after_decode(ctx, c, *out, *out_size, img);
+            double best_quality = q < 0 ? -1 : quality_after_decode(ctx, c, *out, *out_size, img);
             int worse = 0;
             for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]) && st == NIC_OK; i++) {
                 st = nic_check_abort(ctx, "encode");
@@ -532,12 +538,12 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
                 nic_hyper_latents_free(&lat);
                 if (st != NIC_OK || cq < 0)
                     continue;
-                double psnr = quality_after_decode(ctx, c, cand, cand_size, img);
-                if (psnr > best_psnr) {
+                double quality = quality_after_decode(ctx, c, cand, cand_size, img);
+                if (quality > best_quality) {
                     free(*out);
                     *out = cand;
                     *out_size = cand_size;
-                    best_psnr = psnr;
+                    best_quality = quality;
                     q = cq;
                     cw = w;
                     ch = h;
