@@ -5,6 +5,9 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "codec/hyper_codec.h"
+#include "codec/mnist_codec.h"
+#include "codec/rnn_codec.h"
 
 void help_info(FILE *out)
 {
@@ -61,6 +64,20 @@ static void hex(FILE *out, const uint8_t *p, size_t n)
         fprintf(out, "%02x", p[i]);
 }
 
+/* The model an id names (docs/FORMAT.md section 6), or NULL. */
+static const char *model_name(uint32_t id)
+{
+    switch (id) {
+    case 0: return "test";
+    case NIC_MODEL_ID_HYPER: return "hyper";
+    case NIC_MODEL_ID_RNN: return "rnn";
+    case NIC_MODEL_ID_RNN_CNN: return "rnn+cnn";
+    case NIC_MODEL_ID_HYPER_MSSSIM: return "hyper-msssim";
+    case NIC_MODEL_ID_MNIST: return "mnist-cnn";
+    default: return NULL;
+    }
+}
+
 static double file_bpp(const nic_container *c, size_t bytes)
 {
     uint32_t w = c->original_width ? c->original_width : c->width;
@@ -74,7 +91,9 @@ static void print_text(const char *path, const nic_container *c, size_t bytes, l
     printf("size            %zu bytes%s\n", bytes,
            c->truncated ? " (TRUNCATED: partial file)" : "");
     printf("format version  %u\n", c->version);
-    printf("model           id %u, weights hash %08x\n", c->model_id, c->weights_hash);
+    const char *mn = model_name(c->model_id);
+    printf("model           id %u (%s), weights hash %08x\n", c->model_id,
+           mn ? mn : "unknown to this nic", c->weights_hash);
     printf("image           %ux%u, %u channel%s (%s)\n", c->width, c->height, c->channels,
            c->channels == 1 ? "" : "s", channels_name(c->channels));
     if (c->original_width)
@@ -110,6 +129,11 @@ static void print_json(const char *path, const nic_container *c, size_t bytes)
     cli_json_string(stdout, path);
     printf(", \"bytes\": %zu, \"version\": %u, \"model_id\": %u, \"weights_hash\": \"%08x\"", bytes,
            c->version, c->model_id, c->weights_hash);
+    printf(", \"model\": ");
+    if (model_name(c->model_id))
+        cli_json_string(stdout, model_name(c->model_id));
+    else
+        printf("null");
     printf(", \"width\": %u, \"height\": %u, \"channels\": %u", c->width, c->height, c->channels);
     printf(", \"original_width\": %u, \"original_height\": %u",
            c->original_width ? c->original_width : c->width,

@@ -21,7 +21,7 @@ expect 2 "$NIC" info --params-bytes x "$SAMPLE"
 expect 0 "$NIC" info "$SAMPLE"
 has "$T/out" "size            329 bytes"
 has "$T/out" "format version  1"
-has "$T/out" "model           id 1, weights hash 1234abcd"
+has "$T/out" "model           id 1 (hyper), weights hash 1234abcd"
 has "$T/out" "image           768x512, 3 channels (RGB)"
 has "$T/out" "orientation     3 (rotate 180)"
 has "$T/out" "parameters      2 bytes: 2a07"
@@ -30,7 +30,7 @@ has "$T/out" "stream 1      300 bytes at offset 25"
 has "$T/out" "overhead        22 bytes"
 has "$T/out" "crc-32          122a732c (ok)"
 expect 0 "$NIC" info --json "$SAMPLE"
-has "$T/out" '"bytes": 329'; has "$T/out" '"model_id": 1'; has "$T/out" '"weights_hash": "1234abcd"'
+has "$T/out" '"bytes": 329'; has "$T/out" '"model_id": 1'; has "$T/out" '"model": "hyper"'; has "$T/out" '"weights_hash": "1234abcd"'
 has "$T/out" '"streams": [{"index": 0, "offset": 20, "bytes": 5}, {"index": 1, "offset": 25, "bytes": 300}]'
 has "$T/out" '"crc32": "122a732c"'; has "$T/out" '"truncated": false'
 if command -v python3 >/dev/null 2>&1; then
