@@ -92,7 +92,9 @@ EVAL_OUT ?= runs
 eval: build
 	mkdir -p $(EVAL_OUT)
 	$(BUILD)/bench/eval_kodak --data $${KODAK:-../shared/data/kodak} --csv $(EVAL_OUT)/eval_nic.csv
-	$(BUILD)/bench/eval_rd_summary --plots $(EVAL_OUT)/rd $(EVAL_CODECS) $(EVAL_OUT)/eval_nic.csv
+	$(BUILD)/bench/eval_kodak --data $${KODAK:-../shared/data/kodak} --model hyper-msssim --csv $(EVAL_OUT)/eval_msssim.csv
+	$(BUILD)/bench/eval_rd_summary --plots $(EVAL_OUT)/rd $(EVAL_CODECS) $(EVAL_OUT)/eval_nic.csv $(EVAL_OUT)/eval_msssim.csv
+	$(BUILD)/bench/eval_rd_summary --test nic-msssim $(EVAL_CODECS) $(EVAL_OUT)/eval_nic.csv $(EVAL_OUT)/eval_msssim.csv
 
 # Classical codecs on all of Kodak (runs/eval_codecs.csv), then the summary with
 # nic's own CSV when there is one (runs/eval_nic.csv: eval_kodak --csv), and the
