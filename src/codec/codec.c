@@ -105,32 +105,32 @@ static nic_status load_hyper(nic_context *ctx, const char *name, nic_hyper_codec
     return NIC_OK;
 }
 
-nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
+/* A hyper-family codec: the shared model's view when it is this one, else the
+ * context's own, loaded on first use into the cache slot of that name. */
+static nic_status get_hyper(nic_context *ctx, int msssim, nic_hyper_codec **out)
 {
     codec_cache *cc = NULL;
     NIC_TRY(codec_cache_get(ctx, &cc));
-    if (cc->shared && cc->view.model_id == NIC_MODEL_ID_HYPER) {
+    const uint32_t id = msssim ? NIC_MODEL_ID_HYPER_MSSSIM : NIC_MODEL_ID_HYPER;
+    if (cc->shared && cc->view.model_id == id) {
         *out = &cc->view;
         return NIC_OK;
     }
-    if (!cc->hyper)
-        NIC_TRY(load_hyper(ctx, "hyper", &cc->hyper));
-    *out = cc->hyper;
+    nic_hyper_codec **slot = msssim ? &cc->hyper_msssim : &cc->hyper;
+    if (!*slot)
+        NIC_TRY(load_hyper(ctx, msssim ? "hyper-msssim" : "hyper", slot));
+    *out = *slot;
     return NIC_OK;
+}
+
+nic_status nic_codec_get_hyper(nic_context *ctx, nic_hyper_codec **out)
+{
+    return get_hyper(ctx, 0, out);
 }
 
 nic_status nic_codec_get_hyper_msssim(nic_context *ctx, nic_hyper_codec **out)
 {
-    codec_cache *cc = NULL;
-    NIC_TRY(codec_cache_get(ctx, &cc));
-    if (cc->shared && cc->view.model_id == NIC_MODEL_ID_HYPER_MSSSIM) {
-        *out = &cc->view;
-        return NIC_OK;
-    }
-    if (!cc->hyper_msssim)
-        NIC_TRY(load_hyper(ctx, "hyper-msssim", &cc->hyper_msssim));
-    *out = cc->hyper_msssim;
-    return NIC_OK;
+    return get_hyper(ctx, 1, out);
 }
 
 /* An rnn-family codec by model name, checking that the file holds that model. */
