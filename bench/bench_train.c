@@ -123,7 +123,7 @@ static int run_nic(nic_context *ctx, nn_engine *eng, const nic_hyper_config *cfg
     for (int i = -1; i < steps; i++) {
         if (i == 0)
             t0 = now();
-        if (nic_hyper_train_step(ctx, tr, x, t_rate, NULL, 0, &stats) != NIC_OK)
+        if (nic_hyper_train_step(ctx, tr, x, t_rate, NULL, 0, NULL) != NIC_OK)
             return fail(ctx, "forward");
     }
     r->fwd_ms = (now() - t0) / steps * 1e3;

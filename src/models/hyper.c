@@ -810,7 +810,9 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
     const size_t per = 3 * S2;
     float *dxhat = t->gs_out[3].d;
     const int ms_obj = t->distortion == NIC_HYPER_MSSSIM;
-    if (ms_obj || !train)
+    /* MSE steps measure MS-SSIM only to report it (validation) */
+    const int ms_report = !ms_obj && !train && stats;
+    if (ms_obj || ms_report)
         NIC_TRY(msssim_ready(ctx, t));
     for (int b = 0; b < B; b++) {
         double sse = 0;
@@ -835,7 +837,7 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
         double lambda = nic_hyper_lambda(t_rate[b]);
         double mse255 = sse / per * 255.0 * 255.0;
         loss += lambda * mse255;
-        if (!train)
+        if (ms_report)
             ms_total += 1.0 - nn_msssim_loss_forward(xb, xa, 1, 3, t->h, t->w, 1.0,
                                                      t->ms_scales, t->ms_work);
         if (train) {

@@ -122,8 +122,8 @@ typedef struct nic_hyper_stats {
     double bpp_z;    /* of which z */
     double mse;      /* mean squared error on [0, 255] */
     double psnr;     /* 10 log10(255^2 / mse) */
-    double msssim;   /* mean MS-SSIM (of R, G, B): with the MS-SSIM objective
-                        and without training (train = 0); else 0 */
+    double msssim;   /* mean MS-SSIM (of R, G, B): with the MS-SSIM objective,
+                        and in steps without training (train = 0); else 0 */
 } nic_hyper_stats;
 
 /* Plans a trainer for batches [batch][3][crop][crop] (crop a multiple of 64). */
