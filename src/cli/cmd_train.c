@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -27,6 +28,7 @@
 #include "data/batch_loader.h"
 #include "data/image_set.h"
 #include "codec/hyper_codec.h"
+#include "codec/hyper_recon.h"
 #include "models/hyper.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
@@ -57,6 +59,59 @@ void train_install_signals(void)
     signal(SIGUSR1, on_signal);
 }
 
+static void recon_progress(void *user, int image)
+{
+    if (isatty(STDOUT_FILENO)) {
+        printf("\rfitting the reconstruction offsets: image %d of %d", image + 1, *(int *)user);
+        fflush(stdout);
+    }
+}
+
+/* --export of a hyper model: fits the decoder's reconstruction offsets on
+ * o->recon_images training images spread over the set (of at least 176x176,
+ * so that MS-SSIM can be measured) and adds them to the exported file. */
+static nic_status fit_recon(nic_context *ctx, const train_options *o)
+{
+    nic_image_set set;
+    nic_image_set_init(&set);
+    nic_hyper_codec *c = NULL;
+    nic_image *pick = NULL;
+    nic_hyper_recon_fit fit = {0};
+    nic_status st = nic_image_set_add_list(ctx, &set, o->data, 176, NIC_IMAGE_SET_SKIP_BAD);
+    int n = st == NIC_OK ? (int)(set.count < (size_t)o->recon_images ? set.count
+                                                                     : (size_t)o->recon_images)
+                         : 0;
+    if (st == NIC_OK && n == 0) {
+        fprintf(stderr, "nic train: warning: no training image of at least 176x176 in %s; "
+                        "the reconstruction offsets are not fitted\n", o->data);
+        goto done;
+    }
+    pick = malloc(sizeof(nic_image) * (size_t)(n > 0 ? n : 1));
+    if (st == NIC_OK && !pick)
+        st = nic_fail(ctx, NIC_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == NIC_OK && i < n; i++) /* evenly over the set (sorted by name) */
+        pick[i] = set.images[(size_t)i * set.count / (size_t)n];
+    if (st == NIC_OK)
+        st = nic_hyper_codec_load(ctx, o->export_path, &c);
+    if (st == NIC_OK)
+        st = nic_hyper_fit_recon(ctx, c, pick, (size_t)n, &fit, recon_progress, &n);
+    if (st == NIC_OK) {
+        printf("%sreconstruction offsets (share of the Gaussian centroid shift, and the mean %s "
+               "it gains on %d training images):\n",
+               isatty(STDOUT_FILENO) ? "\n" : "", c->distortion == NIC_HYPER_MSSSIM ? "MS-SSIM" : "PSNR (dB)", n);
+        for (int k = 0; k < NIC_HYPER_RECON_KNOTS; k++)
+            printf("  quality index %3d: alpha %.1f  %+.4f\n", fit.quality[k], fit.alpha[k],
+                   fit.gain[k]);
+        st = nic_hyper_write_recon(ctx, o->export_path, fit.offsets);
+    }
+done:
+    free(fit.offsets);
+    free(pick);
+    nic_hyper_codec_free(c);
+    nic_image_set_free(&set);
+    return st;
+}
+
 void help_train(FILE *out)
 {
     fprintf(out,
@@ -78,7 +133,12 @@ void help_train(FILE *out)
             "  --val <dirs> ......... validation images (default=" DEFAULT_VAL ")\n"
             "  --out <dir> .......... run folder (default=runs/<model>)\n"
             "  --export <file> ...... write the run's current model (weights + entropy\n"
-            "                         tables, what models/ ships) to file and exit\n"
+            "                         tables, what models/ ships) to file and exit; hyper:\n"
+            "                         with the decoder's reconstruction offsets fitted on\n"
+            "                         --recon-images training images\n"
+            "  --recon-images <int> . hyper, with --export: training images (of at least\n"
+            "                         176x176) to fit the reconstruction offsets on (0 =\n"
+            "                         none; default=24; a few seconds an image)\n"
             "  --device <cpu|cuda> .. where to train (default=cpu); cuda needs a build with\n"
             "                         the CUDA backend (make cuda); checkpoints are the same\n"
             "  --precision <fp32|bf16> convolutions in FP32, or reading BF16 inputs with FP32\n"
@@ -165,6 +225,7 @@ static int parse_options(int argc, char **argv, train_options *o)
     o->ckpt_every = 500;
     o->val_every = 2000;
     o->val_count = 16;
+    o->recon_images = 24;
     nic_hyper_config def;
     nic_hyper_config_default(&def);
     o->n = def.n;
@@ -235,6 +296,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         INT_OPT("--checkpoint-every", ckpt_every, 1, 100000000)
         INT_OPT("--val-every", val_every, 1, 100000000)
         INT_OPT("--val-count", val_count, 0, 10000)
+        INT_OPT("--recon-images", recon_images, 0, 100000)
         INT_OPT("--warmup", warmup, 0, 100000000)
         DBL_OPT("--lr", lr, 1e-8, 1.0)
         DBL_OPT("--lr-min", lr_min, 0.0, 1.0)
@@ -849,8 +911,23 @@ int cmd_train(int argc, char **argv)
             char desc[3072];
             snprintf(desc, sizeof(desc), "hyper model, step %lld of run %s; training config %s",
                      (long long)opt.step, out_dir, stored ? stored : config);
+            if (!resume && o.init && opt.step == 0) {
+                /* the --init model itself (e.g. to refit its reconstruction offsets):
+                 * it keeps its description */
+                nn_st_file f;
+                if (nn_st_read_file(ctx, o.init, &f) == NIC_OK) {
+                    const char *d = nn_st_get_meta(&f, "description");
+                    if (d)
+                        snprintf(desc, sizeof(desc), "%s", d);
+                    nn_st_free(&f);
+                } else {
+                    nic_context_clear_error(ctx);
+                }
+            }
             st = nic_hyper_export(ctx, &model, o.export_path, desc,
                                   o.msssim ? NIC_HYPER_MSSSIM : NIC_HYPER_MSE);
+            if (st == NIC_OK && o.recon_images > 0)
+                st = fit_recon(ctx, &o);
             if (st == NIC_OK)
                 printf("wrote %s (step %lld)\n", o.export_path, (long long)opt.step);
         }

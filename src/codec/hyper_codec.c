@@ -239,6 +239,62 @@ static nic_status load_z_tables(nic_context *ctx, nic_hyper_codec *c, const nn_s
     return st;
 }
 
+#define RECON_TENSOR "recon.offset"
+
+/* The reconstruction offsets, if the file has them; the weights hash goes on
+ * over their bytes, so a file coded with other offsets is refused. */
+static nic_status load_recon(nic_context *ctx, nic_hyper_codec *c, const nn_st_file *f)
+{
+    const nn_st_tensor *t = nn_st_find(f, RECON_TENSOR);
+    if (!t)
+        return NIC_OK;
+    if (t->dtype != NN_DTYPE_I32 || t->ndim != 3 || t->shape[0] != NIC_HYPER_QUALITY_LEVELS ||
+        t->shape[1] != NIC_GAUSSIAN_SCALES || t->shape[2] != NIC_HYPER_RECON_MAGS)
+        return NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: %s is not int32 [%d][%d][%d]", c->path,
+                        RECON_TENSOR, NIC_HYPER_QUALITY_LEVELS, NIC_GAUSSIAN_SCALES,
+                        NIC_HYPER_RECON_MAGS);
+    c->recon_offset = malloc(sizeof(int32_t) * NIC_HYPER_RECON_SIZE);
+    if (!c->recon_offset)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory loading %s", c->path);
+    memcpy(c->recon_offset, t->data, sizeof(int32_t) * NIC_HYPER_RECON_SIZE);
+    for (size_t i = 0; i < NIC_HYPER_RECON_SIZE; i++)
+        if (c->recon_offset[i] < 0 || c->recon_offset[i] > NIC_HYPER_RECON_MAX)
+            return NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: %s[%zu] = %d is not in 0..%d", c->path,
+                            RECON_TENSOR, i, c->recon_offset[i], NIC_HYPER_RECON_MAX);
+    c->weights_hash = (uint32_t)crc32(c->weights_hash, (const Bytef *)c->recon_offset,
+                                      (uInt)(sizeof(int32_t) * NIC_HYPER_RECON_SIZE));
+    return NIC_OK;
+}
+
+nic_status nic_hyper_write_recon(nic_context *ctx, const char *path, const int32_t *offsets)
+{
+    for (size_t i = 0; i < NIC_HYPER_RECON_SIZE; i++)
+        if (offsets[i] < 0 || offsets[i] > NIC_HYPER_RECON_MAX)
+            return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
+                            "reconstruction offset %d is not in 0..%d", offsets[i],
+                            NIC_HYPER_RECON_MAX);
+    nn_st_file f;
+    NIC_TRY(nn_st_read_file(ctx, path, &f));
+    nn_st_writer w;
+    nn_st_writer_init(&w);
+    nic_status st = NIC_OK;
+    for (int i = 0; st == NIC_OK && i < f.meta_count; i++)
+        st = nn_st_writer_meta(ctx, &w, f.meta[i].key, f.meta[i].value);
+    for (int i = 0; st == NIC_OK && i < f.tensor_count; i++) {
+        const nn_st_tensor *t = &f.tensors[i];
+        if (strcmp(t->name, RECON_TENSOR) != 0)
+            st = nn_st_writer_add(ctx, &w, t->name, t->dtype, t->ndim, t->shape, t->data);
+    }
+    int64_t shape[3] = {NIC_HYPER_QUALITY_LEVELS, NIC_GAUSSIAN_SCALES, NIC_HYPER_RECON_MAGS};
+    if (st == NIC_OK)
+        st = nn_st_writer_add(ctx, &w, RECON_TENSOR, NN_DTYPE_I32, 3, shape, offsets);
+    if (st == NIC_OK)
+        st = nn_st_writer_write(ctx, &w, path);
+    nn_st_writer_free(&w);
+    nn_st_free(&f);
+    return st;
+}
+
 nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_codec **out)
 {
     *out = NULL;
@@ -280,6 +336,8 @@ nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_co
     if (st == NIC_OK)
         st = load_z_tables(ctx, c, &f);
     if (st == NIC_OK)
+        st = load_recon(ctx, c, &f);
+    if (st == NIC_OK)
         st = nic_gaussian_create(ctx, &c->y_tables);
     nn_st_free(&f);
     if (st != NIC_OK) {
@@ -299,6 +357,7 @@ void nic_hyper_codec_free(nic_hyper_codec *c)
     nic_int_transform_free(&c->synthesis);
     nic_cdf_set_free(&c->z_tables);
     nic_cdf_set_free(&c->y_tables);
+    free(c->recon_offset);
     nic_hyper_model_free(&c->model);
     nn_engine_destroy(c->eng);
     free(c);
@@ -720,13 +779,31 @@ done:
     return st;
 }
 
-/* Rows of y^ in Q10 for the integer synthesis: y^ = s step + mean, computed
- * exactly (step in Q20, mean in Q16) and rounded once. */
+/* y^ of the decoder in Q20: (s - sign(s) o) step + mean, with o the
+ * reconstruction offset of the element's table and |s| (offsets: the row
+ * of the file's quality index, or NULL for none); exact integer arithmetic. */
 typedef struct yhat_source {
     const int32_t *sym, *mean; /* [m][hy][wy] */
     const int64_t *step_q20;   /* [m] */
     int m, hy, wy;
+    const uint16_t *idx;   /* [m][hy][wy] table indexes (with offsets) */
+    const int32_t *offset; /* [64][3] (NULL: none) */
 } yhat_source;
+
+static int64_t yhat_q20(const yhat_source *s, int ch, size_t k)
+{
+    int64_t sym = s->sym[k];
+    sym = sym > (1 << 22) ? (1 << 22) : (sym < -(1 << 22) ? -(1 << 22) : sym);
+    int64_t v = sym * s->step_q20[ch] + (int64_t)s->mean[k] * 16;
+    if (s->offset && sym != 0) {
+        int64_t mag = sym < 0 ? -sym : sym;
+        int64_t o = s->offset[s->idx[k] * NIC_HYPER_RECON_MAGS +
+                              (mag < NIC_HYPER_RECON_MAGS ? mag : NIC_HYPER_RECON_MAGS) - 1];
+        o = nic_q_round_shift(o * s->step_q20[ch], 16);
+        v += sym < 0 ? o : -o;
+    }
+    return v;
+}
 
 static void yhat_rows(void *user, int r0, int r1, int16_t *rows, ptrdiff_t row_len)
 {
@@ -737,10 +814,7 @@ static void yhat_rows(void *user, int r0, int r1, int16_t *rows, ptrdiff_t row_l
         for (int ch = 0; ch < s->m; ch++) {
             const size_t base = ch * plane + (size_t)r * s->wy;
             for (int j = 0; j < s->wy; j++) {
-                int64_t sym = s->sym[base + j];
-                sym = sym > (1 << 22) ? (1 << 22) : (sym < -(1 << 22) ? -(1 << 22) : sym);
-                int64_t v = nic_q_round_shift(sym * s->step_q20[ch] + (int64_t)s->mean[base + j] * 16,
-                                              20 - NIC_INT_YHAT_Q);
+                int64_t v = nic_q_round_shift(yhat_q20(s, ch, base + j), 20 - NIC_INT_YHAT_Q);
                 row[(ptrdiff_t)(1 + j) * s->m + ch] =
                     (int16_t)(v > 32767 ? 32767 : (v < -32767 ? -32767 : v));
             }
@@ -764,8 +838,7 @@ static nic_status synthesize_float(nic_context *ctx, nic_hyper_codec *c, const y
     }
     for (int ch = 0; ch < ys->m; ch++)
         for (size_t i = 0; i < plane; i++)
-            yhat[ch * plane + i] = (float)(ys->sym[ch * plane + i] * (ys->step_q20[ch] / 1048576.0) +
-                                           ys->mean[ch * plane + i] / 65536.0);
+            yhat[ch * plane + i] = (float)(yhat_q20(ys, ch, ch * plane + i) / 1048576.0);
     int h, w;
     st = run_chain(ctx, c->eng, 0, m->gs, m->gs_gdn, 4, &m->params, yhat, ys->hy, ys->wy, xhat, &h,
                    &w);
@@ -864,10 +937,10 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
     }
     if (st != NIC_OK)
         goto done;
+    if (c->recon_offset) /* every element's table, for its offset */
+        y_indexes(ls, log_step, plane, NULL, ny, idx);
     free(ls);
     ls = NULL;
-    free(idx);
-    idx = NULL;
     free(pos);
     pos = NULL;
     free(sym_g);
@@ -875,7 +948,10 @@ nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_cont
     st = nic_image_alloc(ctx, out, file->width, file->height, file->channels);
     if (st != NIC_OK)
         goto done;
-    yhat_source ys = {sym, mean, step, M, hy, wy};
+    yhat_source ys = {sym, mean, step, M, hy, wy, idx,
+                      c->recon_offset ? c->recon_offset + (size_t)q * NIC_GAUSSIAN_SCALES *
+                                                              NIC_HYPER_RECON_MAGS
+                                      : NULL};
     if (c->float_transforms) {
         st = nic_hyper_codec_prepare_encoder(ctx, c);
         if (st == NIC_OK)

@@ -15,6 +15,7 @@
 #define NIC_CODEC_HYPER_CODEC_H
 
 #include "entropy/cdf.h"
+#include "entropy/gaussian.h"
 #include "models/hyper_int.h"
 #include "models/int_transform.h"
 #include "nn/conv.h"
@@ -31,6 +32,12 @@ typedef struct nic_hyper_codec {
     uint32_t weights_hash;
     nic_hyper_distortion distortion; /* what the weights were trained for */
     uint32_t model_id;               /* NIC_MODEL_ID_HYPER or _HYPER_MSSSIM, from it */
+    /* The decoder's reconstruction offsets (docs/CODEC.md, "Reconstruction
+     * offsets"): recon_offset[(q * 64 + t) * 3 + min(|s|, 3) - 1], in 1/65536
+     * of a step, moves a nonzero symbol s coded with Gaussian table t at
+     * quality index q towards the mean. NULL when the model file has none
+     * (every offset 0: y^ = (s + mean) step). */
+    int32_t *recon_offset;
     nic_int_transform analysis, synthesis; /* g_a and g_s in integer arithmetic */
     int have_analysis, have_engine;        /* made on first encode */
     nn_isa isa;                            /* their kernels (any gives the same bits) */
@@ -55,6 +62,15 @@ nic_status nic_hyper_codec_prepare_encoder(nic_context *ctx, nic_hyper_codec *c)
  * trained for, which decides its model id) to path. */
 nic_status nic_hyper_export(nic_context *ctx, const nic_hyper_model *m, const char *path,
                             const char *description, nic_hyper_distortion distortion);
+
+#define NIC_HYPER_RECON_MAGS 3 /* |s| = 1, 2, >= 3 */
+#define NIC_HYPER_RECON_SIZE (NIC_HYPER_QUALITY_LEVELS * NIC_GAUSSIAN_SCALES * NIC_HYPER_RECON_MAGS)
+#define NIC_HYPER_RECON_MAX 32768 /* an offset is at most half a step */
+
+/* Adds the reconstruction offsets (NIC_HYPER_RECON_SIZE values in
+ * 0..NIC_HYPER_RECON_MAX, layout as recon_offset) to a model file written by
+ * nic_hyper_export, in place; the file's weights hash then covers them. */
+nic_status nic_hyper_write_recon(nic_context *ctx, const char *path, const int32_t *offsets);
 
 /* What the analysis transform found for one image; reused for every quality. */
 typedef struct nic_hyper_latents {

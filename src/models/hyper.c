@@ -178,6 +178,10 @@ void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng)
     }
 }
 
+/* What an exported model file holds beside the parameters: the entropy
+ * tables of z and the decoder's reconstruction offsets (src/codec). */
+static const char *const exported_extras[] = {"z_tables.", "recon.", NULL};
+
 nic_status nic_hyper_model_load(nic_context *ctx, nic_hyper_model *m, const char *path)
 {
     nn_st_file f;
@@ -191,13 +195,13 @@ nic_status nic_hyper_model_load(nic_context *ctx, nic_hyper_model *m, const char
                         "--context %d",
                         path, width, width);
     if (m->cfg.ctx == 0 || has_ctx)
-        return nn_weights_load_ex(ctx, path, &m->params, "z_tables.");
+        return nn_weights_load_ex(ctx, path, &m->params, exported_extras);
     /* a model without context: load it as such, then copy what both have */
     nic_hyper_config plain = m->cfg;
     plain.ctx = 0;
     nic_hyper_model tmp;
     NIC_TRY(nic_hyper_model_create_values(ctx, &plain, &tmp));
-    nic_status st = nn_weights_load_ex(ctx, path, &tmp.params, "z_tables.");
+    nic_status st = nn_weights_load_ex(ctx, path, &tmp.params, exported_extras);
     for (int i = 0; st == NIC_OK && i < tmp.params.count; i++) {
         int j = nn_params_find(&m->params, tmp.params.items[i].name);
         if (j < 0 || m->params.items[j].count != tmp.params.items[i].count)

@@ -954,8 +954,16 @@ nic_status nn_weights_load(nic_context *ctx, const char *path, nn_params *p)
     return nn_weights_load_ex(ctx, path, p, NULL);
 }
 
+static int has_prefix(const char *name, const char *const *prefixes)
+{
+    for (int k = 0; prefixes && prefixes[k]; k++)
+        if (strncmp(name, prefixes[k], strlen(prefixes[k])) == 0)
+            return 1;
+    return 0;
+}
+
 nic_status nn_weights_load_ex(nic_context *ctx, const char *path, nn_params *p,
-                              const char *extra_prefix)
+                              const char *const *extra_prefixes)
 {
     if (!p->data)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "nn_weights_load: parameters not allocated");
@@ -978,9 +986,9 @@ nic_status nn_weights_load_ex(nic_context *ctx, const char *path, nn_params *p,
         else
             st = nn_st_read_f32(ctx, &f, it->name, nn_param_data(p, i), it->count);
     }
-    int extra = 0; /* tensors that are no parameter but carry the allowed prefix */
-    for (int i = 0; extra_prefix && i < f.tensor_count; i++)
-        if (strncmp(f.tensors[i].name, extra_prefix, strlen(extra_prefix)) == 0 &&
+    int extra = 0; /* tensors that are no parameter but carry an allowed prefix */
+    for (int i = 0; i < f.tensor_count; i++)
+        if (has_prefix(f.tensors[i].name, extra_prefixes) &&
             nn_params_find(p, f.tensors[i].name) < 0)
             extra++;
     if (st == NIC_OK && f.tensor_count - extra != p->count)

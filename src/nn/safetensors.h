@@ -114,9 +114,10 @@ nic_status nn_weights_save(nic_context *ctx, const char *path, const nn_params *
 /* Loads every parameter of p (allocated) from path; names and shapes must
  * match; extra tensors in the file are an error. */
 nic_status nn_weights_load(nic_context *ctx, const char *path, nn_params *p);
-/* The same, also accepting tensors whose names begin with extra_prefix (e.g. the
- * entropy tables "z_tables." of an exported model file); extra_prefix NULL: none. */
+/* The same, also accepting tensors whose names begin with one of
+ * extra_prefixes (a NULL-terminated list, e.g. the entropy tables "z_tables."
+ * of an exported model file; NULL: none). */
 nic_status nn_weights_load_ex(nic_context *ctx, const char *path, nn_params *p,
-                              const char *extra_prefix);
+                              const char *const *extra_prefixes);
 
 #endif
