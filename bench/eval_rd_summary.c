@@ -9,7 +9,9 @@
  *       range (bench/bdrate.h says exactly how); negative = fewer bits for the
  *       test codec; "n/a" when the curves do not overlap;
  *   (c) the byte budgets (rows of codec "NAME@BYTES"): per codec and budget,
- *       how many images fit and the mean over those ("—" when none).
+ *       how many images fit and the mean over those ("—" when none), and the
+ *       test codec's mean over the same images (a codec that fits only the
+ *       easy pictures is compared on those).
  *
  *   (d) with --plots BASE: PSNR-bpp and MS-SSIM-bpp curves of every codec
  *       (BASE-psnr.png/.svg, BASE-msssim.png/.svg), with the published
@@ -181,6 +183,46 @@ static int write_plots(const char *base, const group *groups, int ngroups,
     return status;
 }
 
+/* The last row of codec "name@budget" for image (NULL: none). */
+static const row *budget_row(const char *name, long budget, const char *image)
+{
+    char key[NAME_LEN + 24];
+    snprintf(key, sizeof(key), "%s@%ld", name, budget);
+    const row *hit = NULL;
+    for (size_t i = 0; i < nrows; i++)
+        if (!strcmp(rows[i].codec, key) && !strcmp(rows[i].image, image))
+            hit = &rows[i];
+    return hit;
+}
+
+/* Ends a budget table row: the test codec's mean PSNR / MS-SSIM at the budget
+ * over the images where codec fit ("n of m" when the test codec fit fewer). */
+static void same_images(const char *codec, const char *test, long budget)
+{
+    double psnr = 0, msssim = 0;
+    int fit = 0, both = 0;
+    for (size_t i = 0; i < nrows; i++) {
+        char key[NAME_LEN + 24];
+        snprintf(key, sizeof(key), "%s@%ld", codec, budget);
+        /* each image once: at its last row of codec@budget */
+        if (strcmp(rows[i].codec, key) || budget_row(codec, budget, rows[i].image) != &rows[i])
+            continue;
+        fit++;
+        const row *t = budget_row(test, budget, rows[i].image);
+        if (t) {
+            psnr += t->psnr;
+            msssim += t->msssim;
+            both++;
+        }
+    }
+    if (!both)
+        printf("— |\n");
+    else if (both < fit)
+        printf("%.2f / %.4f (%d of the %d) |\n", psnr / both, msssim / both, both, fit);
+    else
+        printf("%.2f / %.4f |\n", psnr / both, msssim / both);
+}
+
 int main(int argc, char **argv)
 {
     const char *test = "nic", *plots = NULL;
@@ -321,7 +363,8 @@ int main(int argc, char **argv)
     if (any_budget) {
         printf("\n## Byte budgets (per image, the best setting that fits; mean over the images "
                "that fit)\n\n");
-        printf("| budget | codec | fit | bpp | PSNR-RGB (dB) | MS-SSIM |\n|---|---|---|---|---|---|\n");
+        printf("| budget | codec | fit | bpp | PSNR-RGB (dB) | MS-SSIM | %s on the same images "
+               "(PSNR / MS-SSIM) |\n|---|---|---|---|---|---|---|\n", test);
         long prev = 0;
         for (int g = 0; g < ngroups; g++) {
             long b = groups[g].budget;
@@ -356,11 +399,13 @@ int main(int argc, char **argv)
                 for (int h = 0; h < ngroups; h++)
                     if (groups[h].budget == b && !strcmp(groups[h].codec, codecs[c]))
                         hit = &groups[h];
-                if (hit)
-                    printf("| %ld B | %s | %d/%d | %.4f | %.2f | %.4f |\n", b, codecs[c], hit->n,
+                if (hit) {
+                    printf("| %ld B | %s | %d/%d | %.4f | %.2f | %.4f | ", b, codecs[c], hit->n,
                            nimg, hit->bpp, hit->psnr, hit->msssim);
-                else
-                    printf("| %ld B | %s | 0/%d | — | — | — |\n", b, codecs[c], nimg);
+                    same_images(codecs[c], test, b);
+                } else {
+                    printf("| %ld B | %s | 0/%d | — | — | — | — |\n", b, codecs[c], nimg);
+                }
             }
         }
     }

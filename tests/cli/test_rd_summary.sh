@@ -1,6 +1,7 @@
 #!/bin/sh
 # eval_rd_summary (bench/): BD-rate of two synthetic curves whose answer is
-# known, budget rows counted once per image whatever setting won, and the
+# known, budget rows counted once per image whatever setting won (and the
+# test codec's mean over the images another codec fit), and the
 # PSNR / MS-SSIM plots written as real PNG and SVG files.
 # Environment (set by CTest): NIC (binary), NIC_FIXTURES, NIC_TMP.
 . "$(dirname "$0")/lib.sh"
@@ -25,11 +26,16 @@ cat > "$T/b.csv" <<'CSV'
 image,codec,setting,bytes,bpp,psnr,ms_ssim
 im1,ref@4000,q10,3900,0.08,24.0,0.90
 im1,ref@4000,q12,3990,0.081,25.0,0.91
+im1,nic@4000,q100,3000,0.06,26.0,0.92
+im2,nic@4000,q120,3500,0.07,30.0,0.96
 CSV
 
 expect 0 "$RD" --plots "$T/rd" "$T/a.csv" "$T/b.csv"
 has "$T/out" "| ref | -50.0 % |"
 has "$T/out" "| 4000 B | ref | 1/2 | 0.0810 | 25.00 | 0.9100 |"
+# ... beside nic's mean over the same images: im1 only (ref fit nothing else)
+has "$T/out" "| 4000 B | ref | 1/2 | 0.0810 | 25.00 | 0.9100 | 26.00 / 0.9200 |"
+has "$T/out" "| 4000 B | nic | 2/2 | 0.0650 | 28.00 | 0.9400 | 28.00 / 0.9400 |"
 has "$T/out" "wrote $T/rd-psnr.png"
 for f in rd-psnr rd-msssim; do
     checks=$((checks + 1))
