@@ -28,7 +28,7 @@
 #include "data/batch_loader.h"
 #include "data/image_set.h"
 #include "codec/hyper_codec.h"
-#include "codec/hyper_recon.h"
+#include "codec/hyper_fit.h"
 #include "models/hyper.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
@@ -59,31 +59,32 @@ void train_install_signals(void)
     signal(SIGUSR1, on_signal);
 }
 
-static void recon_progress(void *user, int image)
+static void fit_progress(void *user, int image)
 {
     if (isatty(STDOUT_FILENO)) {
-        printf("\rfitting the reconstruction offsets: image %d of %d", image + 1, *(int *)user);
+        printf("\rfitting the decoder's tables: image %d of %d", image + 1, *(int *)user);
         fflush(stdout);
     }
 }
 
-/* --export of a hyper model: fits the decoder's reconstruction offsets on
- * o->recon_images training images spread over the set (of at least 176x176,
- * so that MS-SSIM can be measured) and adds them to the exported file. */
-static nic_status fit_recon(nic_context *ctx, const train_options *o)
+/* --export of a hyper model: fits the decoder's tables (reconstruction
+ * offsets, y tables) on o->fit_images training images spread over the set
+ * (of at least 176x176, so that MS-SSIM can be measured) and adds them to the
+ * exported file. */
+static nic_status fit_tables(nic_context *ctx, const train_options *o)
 {
     nic_image_set set;
     nic_image_set_init(&set);
     nic_hyper_codec *c = NULL;
     nic_image *pick = NULL;
-    nic_hyper_recon_fit fit = {0};
+    nic_hyper_fit fit = {0};
     nic_status st = nic_image_set_add_list(ctx, &set, o->data, 176, NIC_IMAGE_SET_SKIP_BAD);
-    int n = st == NIC_OK ? (int)(set.count < (size_t)o->recon_images ? set.count
-                                                                     : (size_t)o->recon_images)
+    int n = st == NIC_OK ? (int)(set.count < (size_t)o->fit_images ? set.count
+                                                                   : (size_t)o->fit_images)
                          : 0;
     if (st == NIC_OK && n == 0) {
         fprintf(stderr, "nic train: warning: no training image of at least 176x176 in %s; "
-                        "the reconstruction offsets are not fitted\n", o->data);
+                        "the decoder's tables are not fitted\n", o->data);
         goto done;
     }
     pick = malloc(sizeof(nic_image) * (size_t)(n > 0 ? n : 1));
@@ -94,18 +95,24 @@ static nic_status fit_recon(nic_context *ctx, const train_options *o)
     if (st == NIC_OK)
         st = nic_hyper_codec_load(ctx, o->export_path, &c);
     if (st == NIC_OK)
-        st = nic_hyper_fit_recon(ctx, c, pick, (size_t)n, &fit, recon_progress, &n);
+        st = nic_hyper_fit_tables(ctx, c, pick, (size_t)n, &fit, fit_progress, &n);
     if (st == NIC_OK) {
-        printf("%sreconstruction offsets (share of the Gaussian centroid shift, and the mean %s "
-               "it gains on %d training images):\n",
-               isatty(STDOUT_FILENO) ? "\n" : "", c->distortion == NIC_HYPER_MSSSIM ? "MS-SSIM" : "PSNR (dB)", n);
+        printf("%sfitted on %d training images, coded at quality indexes 0, 32, ..., 255:\n",
+               isatty(STDOUT_FILENO) ? "\n" : "", n);
+        printf("  y tables: %.0f bits of y with the Gaussian tables, %.0f with the fitted ones "
+               "(%+.2f %%)\n",
+               fit.y_bits_before, fit.y_bits_after,
+               100.0 * (fit.y_bits_after - fit.y_bits_before) / fit.y_bits_before);
+        printf("  reconstruction offsets (share of the Gaussian centroid shift, and the mean %s "
+               "it gains):\n",
+               c->distortion == NIC_HYPER_MSSSIM ? "MS-SSIM" : "PSNR (dB)");
         for (int k = 0; k < NIC_HYPER_RECON_KNOTS; k++)
-            printf("  quality index %3d: alpha %.1f  %+.4f\n", fit.quality[k], fit.alpha[k],
+            printf("    quality index %3d: alpha %.1f  %+.4f\n", fit.quality[k], fit.alpha[k],
                    fit.gain[k]);
-        st = nic_hyper_write_recon(ctx, o->export_path, fit.offsets);
+        st = nic_hyper_write_tables(ctx, o->export_path, fit.offsets, fit.y_weights);
     }
 done:
-    free(fit.offsets);
+    nic_hyper_fit_free(&fit);
     free(pick);
     nic_hyper_codec_free(c);
     nic_image_set_free(&set);
@@ -134,11 +141,12 @@ void help_train(FILE *out)
             "  --out <dir> .......... run folder (default=runs/<model>)\n"
             "  --export <file> ...... write the run's current model (weights + entropy\n"
             "                         tables, what models/ ships) to file and exit; hyper:\n"
-            "                         with the decoder's reconstruction offsets fitted on\n"
-            "                         --recon-images training images\n"
-            "  --recon-images <int> . hyper, with --export: training images (of at least\n"
-            "                         176x176) to fit the reconstruction offsets on (0 =\n"
-            "                         none; default=24; a few seconds an image)\n"
+            "                         with the decoder's tables (reconstruction offsets,\n"
+            "                         y entropy tables) fitted on --fit-images images\n"
+            "  --fit-images <int> ... hyper, with --export: training images (of at least\n"
+            "                         176x176) to fit the decoder's tables on (0 = none:\n"
+            "                         Gaussian tables, no offsets; default=24; a few\n"
+            "                         seconds an image)\n"
             "  --device <cpu|cuda> .. where to train (default=cpu); cuda needs a build with\n"
             "                         the CUDA backend (make cuda); checkpoints are the same\n"
             "  --precision <fp32|bf16> convolutions in FP32, or reading BF16 inputs with FP32\n"
@@ -225,7 +233,7 @@ static int parse_options(int argc, char **argv, train_options *o)
     o->ckpt_every = 500;
     o->val_every = 2000;
     o->val_count = 16;
-    o->recon_images = 24;
+    o->fit_images = 24;
     nic_hyper_config def;
     nic_hyper_config_default(&def);
     o->n = def.n;
@@ -296,7 +304,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         INT_OPT("--checkpoint-every", ckpt_every, 1, 100000000)
         INT_OPT("--val-every", val_every, 1, 100000000)
         INT_OPT("--val-count", val_count, 0, 10000)
-        INT_OPT("--recon-images", recon_images, 0, 100000)
+        INT_OPT("--fit-images", fit_images, 0, 100000)
         INT_OPT("--warmup", warmup, 0, 100000000)
         DBL_OPT("--lr", lr, 1e-8, 1.0)
         DBL_OPT("--lr-min", lr_min, 0.0, 1.0)
@@ -926,8 +934,8 @@ int cmd_train(int argc, char **argv)
             }
             st = nic_hyper_export(ctx, &model, o.export_path, desc,
                                   o.msssim ? NIC_HYPER_MSSSIM : NIC_HYPER_MSE);
-            if (st == NIC_OK && o.recon_images > 0)
-                st = fit_recon(ctx, &o);
+            if (st == NIC_OK && o.fit_images > 0)
+                st = fit_tables(ctx, &o);
             if (st == NIC_OK)
                 printf("wrote %s (step %lld)\n", o.export_path, (long long)opt.step);
         }

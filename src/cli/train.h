@@ -30,7 +30,7 @@ typedef struct train_options {
     int mse_loss;   /* rnn: MSE instead of L1 */
     int msssim;     /* hyper: the MS-SSIM objective instead of MSE */
     double gain_lr; /* rnn: learning-rate multiplier of the gains */
-    long recon_images; /* hyper, --export: images the reconstruction offsets are fitted on */
+    long fit_images; /* hyper, --export: images the decoder's tables are fitted on */
     /* which options the command line set (model defaults differ) */
     int set_batch, set_crop, set_lr, set_steps, set_warmup;
 } train_options;

@@ -266,9 +266,37 @@ static nic_status load_recon(nic_context *ctx, nic_hyper_codec *c, const nn_st_f
     return NIC_OK;
 }
 
-nic_status nic_hyper_write_recon(nic_context *ctx, const char *path, const int32_t *offsets)
+#define Y_TABLES_TENSOR "y_tables.weights"
+
+/* The y tables: fitted ones if the file has them (the hash goes on over
+ * them), else the Gaussian tables. */
+static nic_status load_y_tables(nic_context *ctx, nic_hyper_codec *c, const nn_st_file *f)
 {
-    for (size_t i = 0; i < NIC_HYPER_RECON_SIZE; i++)
+    const nn_st_tensor *t = nn_st_find(f, Y_TABLES_TENSOR);
+    if (!t)
+        return nic_gaussian_create(ctx, &c->y_tables);
+    const size_t n = nic_gaussian_weights_count();
+    if (t->dtype != NN_DTYPE_I64 || t->ndim != 1 || t->count != n)
+        return NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: %s is not int64 [%zu]", c->path,
+                        Y_TABLES_TENSOR, n);
+    uint64_t *w = malloc(sizeof(uint64_t) * n);
+    if (!w)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory loading %s", c->path);
+    memcpy(w, t->data, sizeof(uint64_t) * n);
+    nic_status st = nic_gaussian_create_from_weights(ctx, &c->y_tables, w);
+    if (st != NIC_OK)
+        nic_fail_prefix(ctx, "%s: %s", c->path, Y_TABLES_TENSOR);
+    else
+        c->weights_hash =
+            (uint32_t)crc32(c->weights_hash, (const Bytef *)w, (uInt)(sizeof(uint64_t) * n));
+    free(w);
+    return st;
+}
+
+nic_status nic_hyper_write_tables(nic_context *ctx, const char *path, const int32_t *offsets,
+                                  const uint64_t *y_weights)
+{
+    for (size_t i = 0; offsets && i < NIC_HYPER_RECON_SIZE; i++)
         if (offsets[i] < 0 || offsets[i] > NIC_HYPER_RECON_MAX)
             return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
                             "reconstruction offset %d is not in 0..%d", offsets[i],
@@ -282,12 +310,16 @@ nic_status nic_hyper_write_recon(nic_context *ctx, const char *path, const int32
         st = nn_st_writer_meta(ctx, &w, f.meta[i].key, f.meta[i].value);
     for (int i = 0; st == NIC_OK && i < f.tensor_count; i++) {
         const nn_st_tensor *t = &f.tensors[i];
-        if (strcmp(t->name, RECON_TENSOR) != 0)
+        if (!(offsets && strcmp(t->name, RECON_TENSOR) == 0) &&
+            !(y_weights && strcmp(t->name, Y_TABLES_TENSOR) == 0))
             st = nn_st_writer_add(ctx, &w, t->name, t->dtype, t->ndim, t->shape, t->data);
     }
     int64_t shape[3] = {NIC_HYPER_QUALITY_LEVELS, NIC_GAUSSIAN_SCALES, NIC_HYPER_RECON_MAGS};
-    if (st == NIC_OK)
+    if (st == NIC_OK && offsets)
         st = nn_st_writer_add(ctx, &w, RECON_TENSOR, NN_DTYPE_I32, 3, shape, offsets);
+    int64_t n = (int64_t)nic_gaussian_weights_count();
+    if (st == NIC_OK && y_weights)
+        st = nn_st_writer_add(ctx, &w, Y_TABLES_TENSOR, NN_DTYPE_I64, 1, &n, y_weights);
     if (st == NIC_OK)
         st = nn_st_writer_write(ctx, &w, path);
     nn_st_writer_free(&w);
@@ -338,7 +370,7 @@ nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_co
     if (st == NIC_OK)
         st = load_recon(ctx, c, &f);
     if (st == NIC_OK)
-        st = nic_gaussian_create(ctx, &c->y_tables);
+        st = load_y_tables(ctx, c, &f);
     nn_st_free(&f);
     if (st != NIC_OK) {
         nic_hyper_codec_free(c);
@@ -674,12 +706,20 @@ static void quantize_at(const nic_hyper_latents *lat, const int32_t *mean, const
  * idx[0..n) (in that order) into one rANS stream. */
 static nic_status code_pass(nic_context *ctx, const nic_hyper_codec *c, const int32_t *sym,
                             const uint16_t *idx, const size_t *pos, size_t n, int32_t *sym_g,
-                            uint8_t **stream, size_t *size)
+                            uint64_t *counts, uint8_t **stream, size_t *size)
 {
     if (pos) {
         for (size_t j = 0; j < n; j++)
             sym_g[j] = sym[pos[j]];
         sym = sym_g;
+    }
+    if (counts) { /* fitting the tables: how often each table saw each of its symbols */
+        for (size_t j = 0; j < n; j++) {
+            const nic_cdf *t = &c->y_tables.cdfs[idx[j]];
+            int64_t k = (int64_t)sym[j] - t->offset;
+            counts[(size_t)idx[j] * NIC_CDF_MAX_SYMBOLS +
+                   (k >= 0 && k < (int64_t)t->size - 1 ? (size_t)k : t->size - 1)]++;
+        }
     }
     nic_rans_encoder enc;
     nic_rans_encoder_init(&enc);
@@ -693,6 +733,15 @@ static nic_status code_pass(nic_context *ctx, const nic_hyper_codec *c, const in
 nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hyper_latents *lat,
                             int q, uint32_t original_width, uint32_t original_height,
                             uint8_t **out, size_t *size)
+{
+    return nic_hyper_encode_counting(ctx, c, lat, q, original_width, original_height, NULL, out,
+                                     size);
+}
+
+nic_status nic_hyper_encode_counting(nic_context *ctx, nic_hyper_codec *c,
+                                     const nic_hyper_latents *lat, int q,
+                                     uint32_t original_width, uint32_t original_height,
+                                     uint64_t *counts, uint8_t **out, size_t *size)
 {
     if (q < 0 || q >= NIC_HYPER_QUALITY_LEVELS)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "quality index %d is not in 0..255", q);
@@ -723,13 +772,13 @@ nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hype
     if (!with_ctx) {
         y_indexes(lat->log_scale_q16, log_step, plane, NULL, ny, idx);
         quantize_at(lat, lat->mean_q16, step, NULL, ny, sym);
-        st = code_pass(ctx, c, sym, idx, NULL, ny, NULL, &y_stream[0], &y_size[0]);
+        st = code_pass(ctx, c, sym, idx, NULL, ny, NULL, counts, &y_stream[0], &y_size[0]);
     } else {
         /* anchors with the hyperprior; the others with the context of the anchors' y^ */
         size_t n = pass_positions(M, lat->hy, lat->wy, 0, pos);
         y_indexes(lat->log_scale_q16, log_step, plane, pos, n, idx);
         quantize_at(lat, lat->mean_q16, step, pos, n, sym);
-        st = code_pass(ctx, c, sym, idx, pos, n, sym_g, &y_stream[0], &y_size[0]);
+        st = code_pass(ctx, c, sym, idx, pos, n, sym_g, counts, &y_stream[0], &y_size[0]);
         memcpy(mean2, lat->mean_q16, sizeof(int32_t) * ny);
         memcpy(ls2, lat->log_scale_q16, sizeof(int32_t) * ny);
         anchors_yhat_q16(sym, lat->mean_q16, step, M, lat->hy, lat->wy, yq);
@@ -739,7 +788,7 @@ nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hype
             n = pass_positions(M, lat->hy, lat->wy, 1, pos);
             y_indexes(ls2, log_step, plane, pos, n, idx);
             quantize_at(lat, mean2, step, pos, n, sym);
-            st = code_pass(ctx, c, sym, idx, pos, n, sym_g, &y_stream[1], &y_size[1]);
+            st = code_pass(ctx, c, sym, idx, pos, n, sym_g, counts, &y_stream[1], &y_size[1]);
         }
     }
     if (st == NIC_OK) {

@@ -67,10 +67,16 @@ nic_status nic_hyper_export(nic_context *ctx, const nic_hyper_model *m, const ch
 #define NIC_HYPER_RECON_SIZE (NIC_HYPER_QUALITY_LEVELS * NIC_GAUSSIAN_SCALES * NIC_HYPER_RECON_MAGS)
 #define NIC_HYPER_RECON_MAX 32768 /* an offset is at most half a step */
 
-/* Adds the reconstruction offsets (NIC_HYPER_RECON_SIZE values in
- * 0..NIC_HYPER_RECON_MAX, layout as recon_offset) to a model file written by
- * nic_hyper_export, in place; the file's weights hash then covers them. */
-nic_status nic_hyper_write_recon(nic_context *ctx, const char *path, const int32_t *offsets);
+/* Adds tables fitted to the model to a model file written by
+ * nic_hyper_export, in place (either may be NULL: not written, and one the
+ * file had is kept); the file's weights hash then covers them:
+ * offsets: the reconstruction offsets (NIC_HYPER_RECON_SIZE values in
+ * 0..NIC_HYPER_RECON_MAX, layout as recon_offset), tensor "recon.offset";
+ * y_weights: the weights of the 64 y tables (nic_gaussian_weights_count()
+ * values, laid out as nic_gaussian_create_from_weights reads them), tensor
+ * "y_tables.weights". */
+nic_status nic_hyper_write_tables(nic_context *ctx, const char *path, const int32_t *offsets,
+                                  const uint64_t *y_weights);
 
 /* What the analysis transform found for one image; reused for every quality. */
 typedef struct nic_hyper_latents {
@@ -104,6 +110,14 @@ nic_status nic_hyper_refine_latents(nic_context *ctx, nic_hyper_codec *c, const 
 nic_status nic_hyper_encode(nic_context *ctx, nic_hyper_codec *c, const nic_hyper_latents *lat,
                             int q, uint32_t original_width, uint32_t original_height,
                             uint8_t **out, size_t *size);
+
+/* The same, also counting the symbols the file codes with each y table:
+ * counts[t * NIC_CDF_MAX_SYMBOLS + k] += 1 for symbol k of table t (the
+ * escape is symbol size - 1). For fitting the tables (hyper_fit.h). */
+nic_status nic_hyper_encode_counting(nic_context *ctx, nic_hyper_codec *c,
+                                     const nic_hyper_latents *lat, int q,
+                                     uint32_t original_width, uint32_t original_height,
+                                     uint64_t *counts, uint8_t **out, size_t *size);
 
 /* Decodes a parsed container whose model is this codec into the coded-size
  * image: the same pixels on every machine, thread count and build. */

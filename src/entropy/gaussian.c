@@ -31,49 +31,72 @@ static uint32_t half_width(uint32_t scale_q16)
     return m;
 }
 
-nic_status nic_gaussian_create(nic_context *ctx, nic_cdf_set *set)
+uint32_t nic_gaussian_table_size(int t)
+{
+    return 2 * half_width(nic_gaussian_scale_q16[t]) + 2;
+}
+
+void nic_gaussian_table_weights(int t, uint64_t *w)
+{
+    const uint32_t scale = nic_gaussian_scale_q16[t];
+    const uint32_t m = (nic_gaussian_table_size(t) - 2) / 2;
+    /* P(0) = 1 - 2 Q(1/2s); P(+-k) = Q((k - 1/2)/s) - Q((k + 1/2)/s);
+     * escape = 2 Q((m + 1/2)/s). The weights sum to exactly 2^32. */
+    uint32_t prev = boundary_tail(0, scale);
+    w[m] = ((uint64_t)1 << 32) - 2 * (uint64_t)prev;
+    for (uint32_t k = 1; k <= m; k++) {
+        uint32_t q = boundary_tail(k, scale);
+        w[m + k] = w[m - k] = (uint64_t)prev - q;
+        prev = q;
+    }
+    w[2 * m + 1] = 2 * (uint64_t)prev;
+}
+
+size_t nic_gaussian_weights_count(void)
+{
+    size_t n = 0;
+    for (int t = 0; t < NIC_GAUSSIAN_SCALES; t++)
+        n += nic_gaussian_table_size(t);
+    return n;
+}
+
+nic_status nic_gaussian_create_from_weights(nic_context *ctx, nic_cdf_set *set,
+                                            const uint64_t *weights)
 {
     uint32_t sizes[NIC_GAUSSIAN_SCALES];
     int32_t offsets[NIC_GAUSSIAN_SCALES];
     uint32_t widest = 0;
     for (int t = 0; t < NIC_GAUSSIAN_SCALES; t++) {
-        uint32_t m = half_width(nic_gaussian_scale_q16[t]);
-        sizes[t] = 2 * m + 2;
-        offsets[t] = -(int32_t)m;
+        sizes[t] = nic_gaussian_table_size(t);
+        offsets[t] = -(int32_t)((sizes[t] - 2) / 2);
         if (sizes[t] > widest)
             widest = sizes[t];
     }
     NIC_TRY(nic_cdf_set_create(ctx, set, NIC_GAUSSIAN_SCALES, sizes, offsets));
-    uint64_t *w = malloc(widest * sizeof(uint64_t));
-    uint32_t *q = malloc(widest * sizeof(uint32_t));
-    if (!w || !q) {
-        free(w);
-        free(q);
+    uint64_t *w = weights ? NULL : malloc(widest * sizeof(uint64_t));
+    if (!weights && !w) {
         nic_cdf_set_free(set);
         return NIC_FAIL(ctx, NIC_ERR_NOMEM, "Gaussian tables: out of memory");
     }
     nic_status st = NIC_OK;
     for (int t = 0; t < NIC_GAUSSIAN_SCALES && st == NIC_OK; t++) {
-        uint32_t scale = nic_gaussian_scale_q16[t];
-        uint32_t m = (sizes[t] - 2) / 2;
-        for (uint32_t j = 0; j <= m; j++)
-            q[j] = boundary_tail(j, scale);
-        /* P(0) = 1 - 2 Q(1/2s); P(+-k) = Q((k - 1/2)/s) - Q((k + 1/2)/s);
-         * escape = 2 Q((m + 1/2)/s). The weights sum to exactly 2^32. */
-        w[m] = ((uint64_t)1 << 32) - 2 * (uint64_t)q[0];
-        for (uint32_t k = 1; k <= m; k++) {
-            uint64_t p = (uint64_t)q[k - 1] - q[k];
-            w[m + k] = p;
-            w[m - k] = p;
+        if (weights) {
+            st = nic_cdf_set_fill_weights(ctx, set, (uint32_t)t, weights);
+            weights += sizes[t];
+        } else {
+            nic_gaussian_table_weights(t, w);
+            st = nic_cdf_set_fill_weights(ctx, set, (uint32_t)t, w);
         }
-        w[2 * m + 1] = 2 * (uint64_t)q[m];
-        st = nic_cdf_set_fill_weights(ctx, set, (uint32_t)t, w);
     }
     free(w);
-    free(q);
     if (st != NIC_OK)
         nic_cdf_set_free(set);
     return st;
+}
+
+nic_status nic_gaussian_create(nic_context *ctx, nic_cdf_set *set)
+{
+    return nic_gaussian_create_from_weights(ctx, set, NULL);
 }
 
 uint16_t nic_gaussian_scale_index(uint32_t scale_q16)

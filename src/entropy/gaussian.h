@@ -14,6 +14,7 @@
 #ifndef NIC_ENTROPY_GAUSSIAN_H
 #define NIC_ENTROPY_GAUSSIAN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "entropy/cdf.h"
@@ -31,6 +32,20 @@ uint32_t nic_gaussian_tail(uint64_t x_q16);
 
 /* Builds the 64 tables (about 100 KB). Deterministic: integer arithmetic only. */
 nic_status nic_gaussian_create(nic_context *ctx, nic_cdf_set *set);
+
+/* Table t's symbols, the escape included: 2 m_t + 2. */
+uint32_t nic_gaussian_table_size(int t);
+/* The integer weights table t is quantized from (size entries: residuals
+ * -m_t .. m_t, then the escape; they sum to 2^32). */
+void nic_gaussian_table_weights(int t, uint64_t *w);
+/* The sum of the 64 tables' sizes: the length of a set of weights below. */
+size_t nic_gaussian_weights_count(void);
+/* The 64 tables with the same symbols and escapes, quantized from other
+ * weights (e.g. fitted to a model's symbols): nic_gaussian_weights_count()
+ * values, table after table, each as nic_gaussian_table_weights lays them
+ * out (every row's sum in (0, 2^47)); NULL: the Gaussian weights. */
+nic_status nic_gaussian_create_from_weights(nic_context *ctx, nic_cdf_set *set,
+                                            const uint64_t *weights);
 
 /* The index of the table for a scale given in fixed point (1/65536 units):
  * the smallest t with nic_gaussian_scale_q16[t] >= scale_q16, or 63 for

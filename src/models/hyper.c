@@ -179,8 +179,8 @@ void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng)
 }
 
 /* What an exported model file holds beside the parameters: the entropy
- * tables of z and the decoder's reconstruction offsets (src/codec). */
-static const char *const exported_extras[] = {"z_tables.", "recon.", NULL};
+ * tables of z and y and the decoder's reconstruction offsets (src/codec). */
+static const char *const exported_extras[] = {"z_tables.", "y_tables.", "recon.", NULL};
 
 nic_status nic_hyper_model_load(nic_context *ctx, nic_hyper_model *m, const char *path)
 {

@@ -48,14 +48,16 @@ awk -F, 'NR > 1 && !($2 > 0 && $2 < 1e6) { bad = 1 } END { exit bad }' "$T/bf16/
 expect 2 "$NIC" train --precision fp16;  has "$T/err" "--precision must be fp32 or"
 expect 2 "$NIC" train --model rnn --precision bf16; has "$T/err" "fp32 only"
 expect 0 "$NIC" train $TRAIN --export "$T/models/hyper.safetensors"; has "$T/out" "step 5"
-# export fits the decoder's reconstruction offsets (on the training images) unless told not to
+# export fits the decoder's tables (reconstruction offsets, y tables) on the training
+# images unless told not to
 has "$T/out" "reconstruction offsets"; has "$T/out" "quality index 255: alpha"
-expect 0 "$NIC" train $TRAIN --export "$T/plain.safetensors" --recon-images 0
-checks=$((checks + 1)); grep -q "reconstruction offsets" "$T/out" && fail "--recon-images 0 fitted offsets"
+has "$T/out" "bits of y with the Gaussian tables"
+expect 0 "$NIC" train $TRAIN --export "$T/plain.safetensors" --fit-images 0
+checks=$((checks + 1)); grep -q "reconstruction offsets" "$T/out" && fail "--fit-images 0 fitted tables"
 checks=$((checks + 1))
 [ $(($(size_of "$T/models/hyper.safetensors") - $(size_of "$T/plain.safetensors"))) -ge 196608 ] ||
     fail "the exported model has no table of 256 x 64 x 3 offsets"
-expect 2 "$NIC" train $TRAIN --export "$T/x.safetensors" --recon-images -1; has "$T/err" "--recon-images"
+expect 2 "$NIC" train $TRAIN --export "$T/x.safetensors" --fit-images -1; has "$T/err" "--fit-images"
 # an exported model (weights + entropy tables) starts a new run
 expect 0 "$NIC" train $TRAIN --out "$T/run2" --init "$T/models/hyper.safetensors" --steps 1
 has "$T/out" "weights from"

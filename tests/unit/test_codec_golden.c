@@ -115,7 +115,7 @@ static void recon_model(nic_context *ctx, const char *fixtures, char *dir, size_
     int32_t *t = malloc(sizeof(int32_t) * NIC_HYPER_RECON_SIZE);
     for (size_t i = 0; i < NIC_HYPER_RECON_SIZE; i++)
         t[i] = (int32_t)((i * 2654435761u) % 32769u);
-    CHECK_STATUS(nic_hyper_write_recon(ctx, dst, t), NIC_OK);
+    CHECK_STATUS(nic_hyper_write_tables(ctx, dst, t, NULL), NIC_OK);
     free(t);
 }
 

@@ -1,8 +1,8 @@
 /*
- * Fitting the decoder's reconstruction offsets (docs/CODEC.md,
- * "Reconstruction offsets").
+ * Fitting the tables of a hyper model's decoder (hyper_fit.h): the
+ * reconstruction offsets and the y tables.
  *
- * A nonzero symbol s says that y - mean fell in [s - 1/2, s + 1/2) steps.
+ * Reconstruction offsets (docs/CODEC.md, "Reconstruction offsets"): a nonzero symbol s says that y - mean fell in [s - 1/2, s + 1/2) steps.
  * Where the model's Gaussian for that element is narrow, most of that bin's
  * mass lies on the side towards the mean, so the bin's centroid is a better
  * guess than its middle. The offsets are alpha(q) times the Gaussian
@@ -10,10 +10,17 @@
  * >= 3; alpha is chosen per quality index on training images by decoding them
  * (the synthesis, trained on bin middles, takes only part of the centroid
  * shift well, and less of it at high rates), on a few knots and linearly in
- * between. Everything here runs once, when a model is exported: what ships is
- * the integer table, which every decoder reads as it is.
+ * between.
+ *
+ * y tables (docs/CODEC.md, "Fitted y tables"): the model's Gaussians are a
+ * little off the real distribution of the symbols coded with each table; the
+ * counts of those symbols, made symmetric, with the Gaussian as a prior of
+ * Y_PRIOR_COUNT symbols, give tables that code them in fewer bits.
+ *
+ * Everything here runs once, when a model is exported: what ships is integer
+ * tables, which every decoder reads as they are.
  */
-#include "codec/hyper_recon.h"
+#include "codec/hyper_fit.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,6 +30,7 @@
 
 static const int knots[NIC_HYPER_RECON_KNOTS] = {0, 32, 64, 96, 128, 160, 192, 224, 255};
 #define ALPHA_STEPS 10 /* alpha in 0, 0.1, ..., 1 */
+#define Y_PRIOR_COUNT 1000.0 /* weight of the Gaussian beside a table's counts, in symbols */
 
 /* Distance of the centroid of N(0, sigma^2) over [a - 1/2, a + 1/2) from a,
  * for a >= 1 (in steps; 0 .. 1/2). */
@@ -64,20 +72,64 @@ static double quality(nic_context *ctx, const nic_hyper_codec *c, const nic_imag
     return nic_psnr_from_mse(nic_mse_images(a, b), NIC_METRICS_PEAK);
 }
 
-nic_status nic_hyper_fit_recon(nic_context *ctx, nic_hyper_codec *c, const nic_image *images,
-                               size_t count, nic_hyper_recon_fit *fit,
-                               void (*progress)(void *user, int knot), void *user)
+/* Ideal bits of the counted symbols under a set of y tables. */
+static double counted_bits(const nic_cdf_set *set, const uint64_t *counts)
+{
+    double bits = 0;
+    for (uint32_t t = 0; t < set->count; t++)
+        for (uint32_t k = 0; k < set->cdfs[t].size; k++) {
+            uint64_t n = counts[(size_t)t * NIC_CDF_MAX_SYMBOLS + k];
+            if (n)
+                bits += (double)n * (16.0 - log2((double)(set->cdfs[t].sym[k] >> 16)));
+        }
+    return bits;
+}
+
+/* The y tables' weights from the counts: symmetric counts and the Gaussian as
+ * a prior of Y_PRIOR_COUNT symbols, as probabilities times 2^40. */
+static nic_status fit_y_weights(nic_context *ctx, const uint64_t *counts, uint64_t *out)
+{
+    uint64_t *g = malloc(sizeof(uint64_t) * NIC_CDF_MAX_SYMBOLS);
+    if (!g)
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory fitting the y tables");
+    for (int t = 0; t < NIC_GAUSSIAN_SCALES; t++) {
+        const uint32_t size = nic_gaussian_table_size(t), m = (size - 2) / 2;
+        const uint64_t *c = counts + (size_t)t * NIC_CDF_MAX_SYMBOLS;
+        nic_gaussian_table_weights(t, g);
+        double total = 0;
+        for (uint32_t k = 0; k < size; k++)
+            total += (double)c[k];
+        for (uint32_t k = 0; k < size; k++) {
+            /* residual k - m and its mirror m - (k - m); the escape as it is */
+            double n = k + 1 < size ? 0.5 * ((double)c[k] + (double)c[2 * m - k]) : (double)c[k];
+            double p = (n + Y_PRIOR_COUNT * ((double)g[k] / 4294967296.0)) /
+                       (total + Y_PRIOR_COUNT);
+            out[k] = (uint64_t)llround(p * 1099511627776.0);
+        }
+        out += size;
+    }
+    free(g);
+    return NIC_OK;
+}
+
+nic_status nic_hyper_fit_tables(nic_context *ctx, nic_hyper_codec *c, const nic_image *images,
+                                size_t count, nic_hyper_fit *fit,
+                                void (*progress)(void *user, int knot), void *user)
 {
     memset(fit, 0, sizeof(*fit));
     if (count == 0)
-        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "no images to fit the reconstruction on");
+        return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "no images to fit the tables on");
     int32_t *saved = c->recon_offset;
     int32_t *table = calloc(NIC_HYPER_RECON_SIZE, sizeof(int32_t));
     double *sum = calloc((size_t)NIC_HYPER_RECON_KNOTS * (ALPHA_STEPS + 1), sizeof(double));
-    if (!table || !sum) {
+    uint64_t *counts = calloc((size_t)NIC_GAUSSIAN_SCALES * NIC_CDF_MAX_SYMBOLS, sizeof(uint64_t));
+    uint64_t *weights = malloc(sizeof(uint64_t) * nic_gaussian_weights_count());
+    if (!table || !sum || !counts || !weights) {
         free(table);
         free(sum);
-        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory fitting the reconstruction");
+        free(counts);
+        free(weights);
+        return NIC_FAIL(ctx, NIC_ERR_NOMEM, "out of memory fitting the tables");
     }
     c->recon_offset = table; /* the decoder reads the row of the file's quality */
     nic_status st = NIC_OK;
@@ -90,7 +142,7 @@ nic_status nic_hyper_fit_recon(nic_context *ctx, nic_hyper_codec *c, const nic_i
             uint8_t *buf = NULL;
             size_t size;
             nic_container f;
-            st = nic_hyper_encode(ctx, c, &lat, knots[k], 0, 0, &buf, &size);
+            st = nic_hyper_encode_counting(ctx, c, &lat, knots[k], 0, 0, counts, &buf, &size);
             if (st == NIC_OK)
                 st = nic_container_parse(ctx, buf, size, "fit", 0, &f);
             for (int a = 0; a <= ALPHA_STEPS && st == NIC_OK; a++) {
@@ -114,7 +166,15 @@ nic_status nic_hyper_fit_recon(nic_context *ctx, nic_hyper_codec *c, const nic_i
             progress(user, (int)i);
     }
     c->recon_offset = saved;
+    nic_cdf_set fitted = {0};
+    if (st == NIC_OK)
+        st = fit_y_weights(ctx, counts, weights);
+    if (st == NIC_OK)
+        st = nic_gaussian_create_from_weights(ctx, &fitted, weights);
     if (st == NIC_OK) {
+        fit->y_bits_before = counted_bits(&c->y_tables, counts);
+        fit->y_bits_after = counted_bits(&fitted, counts);
+        nic_cdf_set_free(&fitted);
         for (int k = 0; k < NIC_HYPER_RECON_KNOTS; k++) {
             const double *s = sum + k * (ALPHA_STEPS + 1);
             int best = 0;
@@ -134,9 +194,20 @@ nic_status nic_hyper_fit_recon(nic_context *ctx, nic_hyper_codec *c, const nic_i
             fill_row(table, q, fit->alpha[k] + u * (fit->alpha[k + 1] - fit->alpha[k]));
         }
         fit->offsets = table;
+        fit->y_weights = weights;
     } else {
         free(table);
+        free(weights);
     }
     free(sum);
+    free(counts);
     return st;
+}
+
+void nic_hyper_fit_free(nic_hyper_fit *fit)
+{
+    free(fit->offsets);
+    free(fit->y_weights);
+    fit->offsets = NULL;
+    fit->y_weights = NULL;
 }

@@ -1,14 +1,17 @@
-/* The hyper decoder's reconstruction offsets (a small random model with a
- * checkerboard context): a table of zeros decodes as no table does, but
- * under another weights hash; offsets change the picture, the same way on
- * every instruction set, thread count and strip height, and in the float
- * synthesis; bad tables are refused; the fit reports what its table gives. */
+/* The tables fitted to a hyper model (hyper_fit.h). Reconstruction offsets
+ * (a small random model with a checkerboard context): a table of zeros
+ * decodes as no table does, but under another weights hash; offsets change
+ * the picture, the same way on every instruction set, thread count and strip
+ * height, and in the float synthesis; bad tables are refused. y tables: the
+ * Gaussians' own weights give the same streams; bad weights are refused. The
+ * fit (with the shipped model): the gains it reports are what its offsets
+ * give, and its y tables code the same pictures in fewer bytes. */
 #include "test.h"
 #include "test_codec_util.h"
 
 #include <sys/stat.h>
 
-#include "codec/hyper_recon.h"
+#include "codec/hyper_fit.h"
 #include "metrics/metrics.h"
 #include "nn/safetensors.h"
 
@@ -38,9 +41,10 @@ static nic_context *context_for(const char *dir)
     return ctx;
 }
 
-/* A copy of the model of src_dir in dst_dir, with the offsets given (NULL: none). */
+/* A copy of the model of src_dir in dst_dir, with the offsets and y table
+ * weights given (NULL: none). */
 static void model_with(nic_context *ctx, const char *src_dir, const char *dst_dir,
-                       const int32_t *offsets)
+                       const int32_t *offsets, const uint64_t *y_weights)
 {
     char src[4300], dst[4300];
     snprintf(src, sizeof(src), "%s/hyper.safetensors", src_dir);
@@ -50,8 +54,8 @@ static void model_with(nic_context *ctx, const char *src_dir, const char *dst_di
     CHECK_STATUS(nn_st_read_file(ctx, src, &f), NIC_OK);
     CHECK_STATUS(nn_write_file_atomic(ctx, dst, f.buf, f.size), NIC_OK);
     nn_st_free(&f);
-    if (offsets)
-        CHECK_STATUS(nic_hyper_write_recon(ctx, dst, offsets), NIC_OK);
+    if (offsets || y_weights)
+        CHECK_STATUS(nic_hyper_write_tables(ctx, dst, offsets, y_weights), NIC_OK);
 }
 
 static void encode_decode(nic_context *ctx, const nic_image *img, int quality, uint8_t **buf,
@@ -83,10 +87,10 @@ int main(void)
     export_model(ctx, base);
 
     int32_t *table = calloc(NIC_HYPER_RECON_SIZE, sizeof(int32_t));
-    model_with(ctx, base, zero, table);
+    model_with(ctx, base, zero, table, NULL);
     for (size_t i = 0; i < NIC_HYPER_RECON_SIZE; i++)
         table[i] = 16384; /* 0.25 step */
-    model_with(ctx, base, half, table);
+    model_with(ctx, base, half, table, NULL);
 
     nic_image img, dec0, decz, dech;
     make_image(&img, 130, 90, 3, 2);
@@ -110,6 +114,43 @@ int main(void)
     nic_image d;
     CHECK_STATUS(nic_decode(cz, buf0, size0, "plain.nic", &d), NIC_ERR_MISMATCH);
     CHECK_STATUS(nic_decode(c0, bufz, sizez, "zero.nic", &d), NIC_ERR_MISMATCH);
+
+    /* the Gaussian tables' own weights as "fitted" y tables: the same streams */
+    {
+        const size_t nw = nic_gaussian_weights_count();
+        uint64_t *gw = malloc(sizeof(uint64_t) * nw), *row = gw;
+        for (int t = 0; t < NIC_GAUSSIAN_SCALES; t++) {
+            nic_gaussian_table_weights(t, row);
+            row += nic_gaussian_table_size(t);
+        }
+        char gdir[4300];
+        snprintf(gdir, sizeof(gdir), "%s/gauss", base);
+        model_with(ctx, base, gdir, NULL, gw);
+        nic_context *cg = context_for(gdir);
+        uint8_t *bufg;
+        size_t sizeg;
+        nic_image decg;
+        encode_decode(cg, &img, 90, &bufg, &sizeg, &decg);
+        nic_container f0, fg;
+        CHECK_STATUS(nic_container_parse(c0, buf0, size0, "plain.nic", 0, &f0), NIC_OK);
+        CHECK_STATUS(nic_container_parse(cg, bufg, sizeg, "gauss.nic", 0, &fg), NIC_OK);
+        CHECK(f0.weights_hash != fg.weights_hash && f0.stream_count == fg.stream_count);
+        for (unsigned k = 0; k < f0.stream_count; k++)
+            CHECK(f0.streams[k].size == fg.streams[k].size &&
+                  memcmp(f0.streams[k].data, fg.streams[k].data, f0.streams[k].size) == 0);
+        CHECK(differing(&dec0, &decg) == 0);
+        /* a table of weights that are all 0 is refused when the model loads */
+        memset(gw, 0, sizeof(uint64_t) * nic_gaussian_table_size(0));
+        model_with(ctx, base, gdir, NULL, gw);
+        char gpath[4400];
+        snprintf(gpath, sizeof(gpath), "%s/hyper.safetensors", gdir);
+        nic_hyper_codec *hb = NULL;
+        CHECK(nic_hyper_codec_load(ctx, gpath, &hb) != NIC_OK && hb == NULL);
+        nic_image_free(&decg);
+        free(bufg);
+        free(gw);
+        nic_context_destroy(cg);
+    }
 
     /* offsets: the encoder's symbols are the same, the picture is not */
     nic_container fz, fh;
@@ -144,9 +185,9 @@ int main(void)
     table[7] = NIC_HYPER_RECON_MAX + 1;
     char path[4400];
     snprintf(path, sizeof(path), "%s/hyper.safetensors", half);
-    CHECK_STATUS(nic_hyper_write_recon(ctx, path, table), NIC_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(nic_hyper_write_tables(ctx, path, table, NULL), NIC_ERR_INVALID_ARGUMENT);
     table[7] = -1;
-    CHECK_STATUS(nic_hyper_write_recon(ctx, path, table), NIC_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(nic_hyper_write_tables(ctx, path, table, NULL), NIC_ERR_INVALID_ARGUMENT);
     {
         nn_st_file f;
         CHECK_STATUS(nn_st_read_file(ctx, path, &f), NIC_OK);
@@ -183,9 +224,9 @@ int main(void)
     nic_image pics[2];
     make_image(&pics[0], 192, 192, 3, 4);
     make_image(&pics[1], 256, 192, 3, 7);
-    nic_hyper_recon_fit fit;
+    nic_hyper_fit fit;
     int32_t *own = hs->recon_offset;
-    CHECK_STATUS(nic_hyper_fit_recon(cs, hs, pics, 2, &fit, NULL, NULL), NIC_OK);
+    CHECK_STATUS(nic_hyper_fit_tables(cs, hs, pics, 2, &fit, NULL, NULL), NIC_OK);
     CHECK(hs->recon_offset == own);
     CHECK_MSG(fit.alpha[0] > 0 && fit.gain[0] > 0,
               "no gain at quality index 0 (alpha %.1f, %+.4f dB)", fit.alpha[0], fit.gain[0]);
@@ -220,8 +261,43 @@ int main(void)
                fit.gain[k]);
     }
     hs->recon_offset = own;
+    /* the fitted y tables: fewer bits for the symbols they were fitted on, and
+     * the same pictures (same symbols, same offsets) from smaller files */
+    CHECK_MSG(fit.y_bits_after < fit.y_bits_before, "y bits %.0f with the fitted tables, %.0f "
+              "with the Gaussians", fit.y_bits_after, fit.y_bits_before);
+    printf("fitted y tables: %.0f -> %.0f bits on the fit's files\n", fit.y_bits_before,
+           fit.y_bits_after);
+    char dir_o[4400], dir_oy[4400];
+    snprintf(dir_o, sizeof(dir_o), "%s/fit_o", base);
+    snprintf(dir_oy, sizeof(dir_oy), "%s/fit_oy", base);
+    model_with(ctx, shipped, dir_o, fit.offsets, NULL);
+    model_with(ctx, shipped, dir_oy, fit.offsets, fit.y_weights);
+    nic_context *co = context_for(dir_o), *coy = context_for(dir_oy);
+    size_t bytes_o = 0, bytes_oy = 0, moved_px = 0;
+    for (int i = 0; i < 2; i++)
+        for (int q = 0; q <= 100; q += 25) {
+            uint8_t *bo, *boy;
+            size_t so, soy;
+            nic_image dout, doy;
+            encode_decode(co, &pics[i], q, &bo, &so, &dout);
+            encode_decode(coy, &pics[i], q, &boy, &soy, &doy);
+            bytes_o += so;
+            bytes_oy += soy;
+            moved_px += differing(&dout, &doy);
+            nic_image_free(&dout);
+            nic_image_free(&doy);
+            free(bo);
+            free(boy);
+        }
+    CHECK_MSG(moved_px == 0, "the fitted y tables changed %zu samples", moved_px);
+    CHECK_MSG(bytes_oy < bytes_o, "%zu bytes with the fitted y tables, %zu without", bytes_oy,
+              bytes_o);
+    printf("files of the fit's pictures: %zu bytes, %zu with the fitted y tables\n", bytes_o,
+           bytes_oy);
+    nic_context_destroy(co);
+    nic_context_destroy(coy);
     nic_context_destroy(cs);
-    free(fit.offsets);
+    nic_hyper_fit_free(&fit);
 
     nic_image_free(&pics[0]);
     nic_image_free(&pics[1]);
@@ -237,5 +313,5 @@ int main(void)
     nic_context_destroy(cz);
     nic_context_destroy(ch);
     nic_context_destroy(ctx);
-    return test_finish("test_codec_recon");
+    return test_finish("test_codec_fit");
 }
