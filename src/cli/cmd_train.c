@@ -30,6 +30,7 @@
 #include "codec/hyper_codec.h"
 #include "codec/hyper_fit.h"
 #include "models/hyper.h"
+#include "models/rnn.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
@@ -357,9 +358,14 @@ static int parse_options(int argc, char **argv, train_options *o)
     }
     const int rnn = strcmp(o->model, "rnn") == 0, rnn_cnn = strcmp(o->model, "rnn+cnn") == 0;
     if (o->loss && rnn) {
-        if (strcmp(o->loss, "l1") != 0 && strcmp(o->loss, "mse") != 0)
-            return cli_usage_error("train", "rnn: --loss needs l1 or mse");
-        o->mse_loss = strcmp(o->loss, "mse") == 0;
+        if (strcmp(o->loss, "l1") == 0)
+            o->mse_loss = NIC_RNN_LOSS_L1;
+        else if (strcmp(o->loss, "mse") == 0)
+            o->mse_loss = NIC_RNN_LOSS_MSE;
+        else if (strcmp(o->loss, "log-mse") == 0)
+            o->mse_loss = NIC_RNN_LOSS_LOG_MSE;
+        else
+            return cli_usage_error("train", "rnn: --loss needs l1, mse or log-mse");
     } else if (o->loss && rnn_cnn) {
         return cli_usage_error("train", "rnn+cnn has no --loss (its context model is lossless)");
     } else if (o->loss) {

@@ -27,7 +27,7 @@ typedef struct train_options {
     int lstm, oneshot;
     int no_gain;    /* rnn: without the per-iteration gains */
     const char *loss; /* --loss as given (NULL: the model's default) */
-    int mse_loss;   /* rnn: MSE instead of L1 */
+    int mse_loss;   /* rnn: NIC_RNN_LOSS_* (L1, MSE or log MSE) */
     int msssim;     /* hyper: the MS-SSIM objective instead of MSE */
     double gain_lr; /* rnn: learning-rate multiplier of the gains */
     long fit_images; /* hyper, --export: images the decoder's tables are fitted on */

@@ -640,7 +640,8 @@ nic_status nic_rnn_train_step(nic_context *ctx, nic_rnn_net *net, const float *x
     float *r0 = net->r[0];
     for (size_t i = 0; i < N; i++)
         r0[i] = x[i] - 0.5f;
-    double loss = 0;
+    const int kind = net->m->cfg.mse_loss;
+    double loss = 0, wt[NIC_RNN_MAX_ITERATIONS]; /* dL/d(sum of squares) of each iteration */
     for (int t = 0; t < T; t++) {
         const float *in = net->r[t];
         const float g = gain_at(net, t), ginv = 1.0f / g;
@@ -661,7 +662,15 @@ nic_status nic_rnn_train_step(nic_context *ctx, nic_rnn_net *net, const float *x
             l1 += fabsf(v);
             sq += (double)v * v;
         }
-        loss += (net->m->cfg.mse_loss ? sq : l1) / N;
+        if (kind == NIC_RNN_LOSS_LOG_MSE) {
+            /* ln of the mean square: every iteration weighs by its relative error */
+            const double ms = sq / N + 1e-10;
+            loss += log(ms);
+            wt[t] = 1.0 / ms;
+        } else {
+            loss += (kind == NIC_RNN_LOSS_MSE ? sq : l1) / N;
+            wt[t] = 1.0;
+        }
         if (stats)
             stats->mse[t] = sq / N * 255.0 * 255.0;
     }
@@ -673,14 +682,15 @@ nic_status nic_rnn_train_step(nic_context *ctx, nic_rnn_net *net, const float *x
         return NIC_OK;
     /* backward: g_r holds dL/dr_{t+1} from the later iterations */
     const float scale = 1.0f / ((float)N * T);
-    const int mse = net->m->cfg.mse_loss;
+    const int mse = kind != NIC_RNN_LOSS_L1;
     memset(net->g_r, 0, N * sizeof(float));
     const int has_gain = net->m->gain >= 0;
     float *dgain = has_gain ? nn_param_grad(&net->m->params, net->m->gain) : NULL;
     for (int t = T - 1; t >= 0; t--) {
         const float *rn = net->r[t + 1];
+        const float sw = (float)(scale * wt[t]);
         for (size_t i = 0; i < N; i++) {
-            float dl = mse ? 2.0f * scale * rn[i]
+            float dl = mse ? 2.0f * sw * rn[i]
                            : (rn[i] > 0 ? scale : (rn[i] < 0 ? -scale : 0.0f));
             float g = net->g_r[i] + dl;
             net->g_o[i] = -g;

@@ -22,7 +22,9 @@
  *
  * Training unrolls `iterations` iterations and backpropagates through all of
  * them (the residual links iterations too); loss = mean over iterations of
- * the L1 norm (or, cfg.mse_loss, the mean square) of each iteration's residual; the binarizer is stochastic
+ * the L1 norm (or, cfg.mse_loss, the mean square, or the log of the mean
+ * square: every iteration then counts by its relative error, so the late,
+ * small residuals are not drowned by the first) of each iteration's residual; the binarizer is stochastic
  * (E[b] = tanh) with a straight-through gradient. Channel widths are scaled
  * for CPU training (docs/RNN.md gives the widths and FLOPs).
  *
@@ -43,6 +45,8 @@
 #define NIC_RNN_BLOCK 16 /* the bits are at 1/16 of the picture size */
 #define NIC_RNN_MAX_ITERATIONS 32
 
+enum { NIC_RNN_LOSS_L1 = 0, NIC_RNN_LOSS_MSE = 1, NIC_RNN_LOSS_LOG_MSE = 2 };
+
 typedef struct nic_rnn_config {
     nn_convrnn_kind cell;               /* NN_CONVGRU (default) or NN_CONVLSTM */
     int e_conv;                         /* channels of E-Conv */
@@ -53,7 +57,7 @@ typedef struct nic_rnn_config {
     int iterations;                     /* unrolled in training; the most the codec codes */
     int oneshot;                        /* 0: additive reconstruction; 1: one-shot */
     int gain;                           /* 1: learned per-iteration gains (below) */
-    int mse_loss;                       /* training loss: 0 L1 (the paper's), 1 MSE */
+    int mse_loss;                       /* training loss: NIC_RNN_LOSS_* */
 } nic_rnn_config;
 
 void nic_rnn_config_default(nic_rnn_config *cfg);

@@ -16,7 +16,7 @@ TRAIN="--model rnn --out $T/run --widths 4,4,4,4,8,4,4,4,4,8 --iterations 3 --cr
 expect 0 "$NIC" train $TRAIN --steps 2;  has "$T/out" "model rnn (GRU, additive, gains)"
 has "$T/out" "step       2/2";           has "$T/out" "PSNR by iterations: 1:"
 has "$T/out" "gains g_t:"
-expect 2 "$NIC" train --model rnn --loss l3;   has "$T/err" "l1 or mse"
+expect 2 "$NIC" train --model rnn --loss l3;   has "$T/err" "l1, mse or log-mse"
 expect 0 "$NIC" train $TRAIN --steps 3;  has "$T/out" "resuming"; has "$T/out" "step       3/3"
 checks=$((checks + 1)); [ "$(head -1 "$T/run/val.csv")" = "step,iterations,bpp,psnr" ] || fail "val.csv header"
 expect 2 "$NIC" train --model rnn --crop 40;   has "$T/err" "multiples of 16"

@@ -113,12 +113,15 @@ static void set_gains(nic_rnn_model *m)
         a[t] = 0.4f * t - 0.3f;
 }
 
-static void test_gradient(nn_convrnn_kind kind, int oneshot, int gain)
+static const char *const loss_names[3] = {"l1", "mse", "log-mse"};
+
+static void test_gradient(nn_convrnn_kind kind, int oneshot, int gain, int loss)
 {
     const int T = 3, n = 2, h = 32, w = 32;
     nic_rnn_config c;
     tiny_config(&c, kind, oneshot, T);
     c.gain = gain;
+    c.mse_loss = loss;
     nic_rnn_model m;
     CHECK_STATUS(nic_rnn_model_create(ctx, &c, &m), NIC_OK);
     nn_rng rng;
@@ -188,14 +191,15 @@ static void test_gradient(nn_convrnn_kind kind, int oneshot, int gain)
         double fd = (l[0] - l[1]) / (2 * eps);
         double rel = fabs(fd - gv) / fmax(fabs(fd), 1e-6);
         worst = fmax(worst, rel);
-        CHECK_MSG(rel < 0.01, "%s %s%s, params '%s*': directional derivative %.6g, finite "
+        CHECK_MSG(rel < 0.01, "%s %s%s %s, params '%s*': directional derivative %.6g, finite "
                   "difference %.6g", kind == NN_CONVGRU ? "gru" : "lstm",
-                  oneshot ? "one-shot" : "additive", gain ? " gains" : "", groups[gi], gv, fd);
+                  oneshot ? "one-shot" : "additive", gain ? " gains" : "", loss_names[loss],
+                  groups[gi], gv, fd);
         CHECK_MSG(fabs(gv) > 1e-5, "gradient along '%s*' vanishes (%.3g)", groups[gi], gv);
     }
-    printf("rnn %s %s%s: gradient vs finite differences, worst relative error %.2g\n",
+    printf("rnn %s %s%s %s: gradient vs finite differences, worst relative error %.2g\n",
            kind == NN_CONVGRU ? "gru" : "lstm", oneshot ? "one-shot" : "additive",
-           gain ? " gains" : "", worst);
+           gain ? " gains" : "", loss_names[loss], worst);
     free(g), free(v), free(base), free(x);
     nic_rnn_net_destroy(net);
     nic_rnn_model_free(&m);
@@ -376,11 +380,14 @@ int main(void)
 {
     ctx = nic_context_create();
     test_shapes();
-    test_gradient(NN_CONVGRU, 0, 0);
-    test_gradient(NN_CONVGRU, 1, 0);
-    test_gradient(NN_CONVLSTM, 0, 0);
-    test_gradient(NN_CONVGRU, 0, 1);
-    test_gradient(NN_CONVGRU, 1, 1);
+    test_gradient(NN_CONVGRU, 0, 0, NIC_RNN_LOSS_L1);
+    test_gradient(NN_CONVGRU, 1, 0, NIC_RNN_LOSS_L1);
+    test_gradient(NN_CONVLSTM, 0, 0, NIC_RNN_LOSS_L1);
+    test_gradient(NN_CONVGRU, 0, 1, NIC_RNN_LOSS_L1);
+    test_gradient(NN_CONVGRU, 1, 1, NIC_RNN_LOSS_L1);
+    test_gradient(NN_CONVGRU, 0, 1, NIC_RNN_LOSS_MSE);
+    test_gradient(NN_CONVGRU, 0, 1, NIC_RNN_LOSS_LOG_MSE);
+    test_gradient(NN_CONVGRU, 1, 1, NIC_RNN_LOSS_LOG_MSE);
     test_inference_matches(NN_CONVGRU, 0, 0);
     test_inference_matches(NN_CONVLSTM, 1, 0);
     test_inference_matches(NN_CONVGRU, 0, 1);
