@@ -311,12 +311,8 @@ static nic_status best_fitting(nic_context *ctx, nic_hyper_codec *c, const nic_h
 static double quality_of(nic_context *ctx, const nic_hyper_codec *c, const nic_image *a,
                          const nic_image *b)
 {
-    nic_quality q;
-    if (nic_compare(ctx, a, b, &q) != NIC_OK)
-        return -1;
-    if (c->distortion == NIC_HYPER_MSSSIM)
-        return isfinite(q.ms_ssim) ? q.ms_ssim : -1;
-    return q.psnr_rgb;
+    const double q = nic_hyper_quality(ctx, c, a, b);
+    return isfinite(q) ? q : -1;
 }
 
 /* Budgets: below this quality index at full size, smaller pictures are tried too. */

@@ -9,6 +9,7 @@
 #include "codec/codec_util.h"
 #include "entropy/factorized.h"
 #include "entropy/gaussian.h"
+#include "metrics/metrics.h"
 #include "models/likelihood.h"
 #include "nn/safetensors.h"
 
@@ -596,6 +597,18 @@ nic_status nic_hyper_analyze(nic_context *ctx, nic_hyper_codec *c, const nic_ima
     if (st != NIC_OK)
         nic_hyper_latents_free(lat);
     return st;
+}
+
+double nic_hyper_quality(nic_context *ctx, const nic_hyper_codec *c, const nic_image *a,
+                         const nic_image *b)
+{
+    if (c->distortion == NIC_HYPER_MSSSIM) {
+        nic_quality q;
+        return nic_compare(ctx, a, b, &q) == NIC_OK && isfinite(q.ms_ssim) ? q.ms_ssim : NAN;
+    }
+    if (a->width != b->width || a->height != b->height || a->channels != b->channels)
+        return NAN;
+    return nic_psnr_from_mse(nic_mse_images(a, b), NIC_METRICS_PEAK);
 }
 
 int nic_hyper_can_refine(uint32_t width, uint32_t height)

@@ -119,6 +119,12 @@ nic_status nic_hyper_encode_counting(nic_context *ctx, nic_hyper_codec *c,
                                      uint32_t original_width, uint32_t original_height,
                                      uint64_t *counts, uint8_t **out, size_t *size);
 
+/* The quality the codec's weights aim at, of b against a (same size): PSNR
+ * over RGB, or MS-SSIM for MS-SSIM-tuned weights; NAN when it cannot be
+ * measured. What the budget search and the table fit maximize. */
+double nic_hyper_quality(nic_context *ctx, const nic_hyper_codec *c, const nic_image *a,
+                         const nic_image *b);
+
 /* Decodes a parsed container whose model is this codec into the coded-size
  * image: the same pixels on every machine, thread count and build. */
 nic_status nic_hyper_decode(nic_context *ctx, nic_hyper_codec *c, const nic_container *file,

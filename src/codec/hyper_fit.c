@@ -62,16 +62,6 @@ static void fill_row(int32_t *table, int q, double alpha)
 }
 
 /* The quality the model is trained for (higher is better). */
-static double quality(nic_context *ctx, const nic_hyper_codec *c, const nic_image *a,
-                      const nic_image *b)
-{
-    if (c->distortion == NIC_HYPER_MSSSIM) {
-        nic_quality q;
-        return nic_compare(ctx, a, b, &q) == NIC_OK && isfinite(q.ms_ssim) ? q.ms_ssim : NAN;
-    }
-    return nic_psnr_from_mse(nic_mse_images(a, b), NIC_METRICS_PEAK);
-}
-
 /* Ideal bits of the counted symbols under a set of y tables. */
 static double counted_bits(const nic_cdf_set *set, const uint64_t *counts)
 {
@@ -150,7 +140,7 @@ nic_status nic_hyper_fit_tables(nic_context *ctx, nic_hyper_codec *c, const nic_
                 fill_row(table, knots[k], a / (double)ALPHA_STEPS);
                 st = nic_hyper_decode(ctx, c, &f, "fit", &dec);
                 if (st == NIC_OK) {
-                    double v = quality(ctx, c, &images[i], &dec);
+                    double v = nic_hyper_quality(ctx, c, &images[i], &dec);
                     if (!isfinite(v))
                         st = NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT,
                                       "image %zu: its quality cannot be measured (%ux%u)", i,
