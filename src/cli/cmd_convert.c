@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "image/resize.h"
 
 void help_convert(FILE *out)
 {
@@ -20,6 +21,9 @@ void help_convert(FILE *out)
             "Options:\n"
             "  -q <int> ............. JPEG quality, 1 (small) .. 100 (big), default=90\n"
             "  --gray ............... convert to gray (luma, BT.601 weights)\n"
+            "  --max-side <int> ..... scale down (area average, aspect kept) so that the\n"
+            "                         longer side is at most this many pixels; smaller\n"
+            "                         pictures are left as they are\n"
             "  --quiet .............. do not print the summary line\n"
             "  -h, --help ........... this help\n");
 }
@@ -27,13 +31,16 @@ void help_convert(FILE *out)
 int cmd_convert(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL;
-    long quality = 90;
+    long quality = 90, max_side = 0;
     int quiet = 0, gray = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-q") == 0 || strcmp(a, "--quality") == 0) {
             if (++i >= argc || !cli_parse_int(argv[i], 1, 100, &quality))
                 return cli_usage_error("convert", "-q needs an integer in 1..100");
+        } else if (strcmp(a, "--max-side") == 0) {
+            if (++i >= argc || !cli_parse_int(argv[i], 1, 1 << 20, &max_side))
+                return cli_usage_error("convert", "--max-side needs an integer in 1..1048576");
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
         } else if (strcmp(a, "--gray") == 0) {
@@ -65,6 +72,18 @@ int cmd_convert(int argc, char **argv)
             img.data[i] = (uint8_t)(y + 0.5);
         }
         img.channels = 1;
+    }
+    const uint32_t longer = img.width > img.height ? img.width : img.height;
+    if (rc == NIC_EXIT_OK && max_side > 0 && longer > (uint32_t)max_side) {
+        const double f = (double)max_side / longer;
+        uint32_t w = (uint32_t)(img.width * f + 0.5), h = (uint32_t)(img.height * f + 0.5);
+        nic_image small = {0};
+        st = nic_image_resize(ctx, &img, w > 0 ? w : 1, h > 0 ? h : 1, &small);
+        rc = cli_report("convert", ctx, st);
+        if (rc == NIC_EXIT_OK) {
+            nic_image_free(&img);
+            img = small;
+        }
     }
     if (rc == NIC_EXIT_OK) {
         size_t n = strlen(out);
