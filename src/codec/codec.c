@@ -312,7 +312,7 @@ static double quality_of(nic_context *ctx, const nic_hyper_codec *c, const nic_i
                          const nic_image *b)
 {
     const double q = nic_hyper_quality(ctx, c, a, b);
-    return isfinite(q) ? q : -1;
+    return isnan(q) ? -1 : q; /* an exact decode is +inf PSNR: the best */
 }
 
 /* Budgets: below this quality index at full size, smaller pictures are tried too. */
