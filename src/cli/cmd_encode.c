@@ -148,6 +148,11 @@ int cmd_encode(int argc, char **argv)
             fprintf(stderr, ", coded at %ux%u (scaled back to %ux%u on decode)", res.coded_width,
                     res.coded_height, img.width, img.height);
         fprintf(stderr, ", %.2f s\n", seconds_now() - t0);
+        /* a generous budget on a small picture: say why the file is smaller */
+        if (!rnn && opt.max_bytes > 0 && res.quality_index == 255 && res.bytes < opt.max_bytes)
+            fprintf(stderr, "note: the model's top quality needs only %zu of the %llu bytes "
+                            "allowed\n",
+                    res.bytes, (unsigned long long)opt.max_bytes);
     }
     free(buf);
     nic_image_free(&img);

@@ -82,6 +82,9 @@ for n in 150 400 1200; do
     expect 0 "$NIC" decode "$T/b$n.nic" "$T/b$n.png"
     expect 0 "$NIC" compare "$IMG" "$T/b$n.png"   # same size as the original
 done
+# a budget the model's top quality does not fill: the file is that, and nic says so
+expect 0 "$NIC" encode --max-bytes 1000000 "$IMG" "$T/top.nic"; has "$T/err" "top quality needs only"
+has "$T/err" "quality index 255"
 expect 1 "$NIC" encode --max-bytes 5 "$IMG" "$T/c.nic";  has "$T/err" "no file of at most 5 bytes"
 # the encoder's refinement: a file of the asked quality that the same decoder reads, and
 # budgets that still hold
