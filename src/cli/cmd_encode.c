@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "codec/hyper_codec.h"
 #include "image/image_internal.h"
 
 void help_encode(FILE *out)
@@ -149,7 +150,8 @@ int cmd_encode(int argc, char **argv)
                     res.coded_height, img.width, img.height);
         fprintf(stderr, ", %.2f s\n", seconds_now() - t0);
         /* a generous budget on a small picture: say why the file is smaller */
-        if (!rnn && opt.max_bytes > 0 && res.quality_index == 255 && res.bytes < opt.max_bytes)
+        if (!rnn && opt.max_bytes > 0 && res.quality_index == NIC_HYPER_QUALITY_LEVELS - 1 &&
+            res.bytes < opt.max_bytes)
             fprintf(stderr, "note: the model's top quality needs only %zu of the %llu bytes "
                             "allowed\n",
                     res.bytes, (unsigned long long)opt.max_bytes);
