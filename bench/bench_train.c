@@ -201,8 +201,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (nconf == 0) {
-        confs[nconf++] = (nic_hyper_config){64, 96, 64, 0};
-        confs[nconf++] = (nic_hyper_config){128, 192, 128, 0};
+        confs[nconf++] = (nic_hyper_config){64, 96, 64, 0, 0};
+        confs[nconf++] = (nic_hyper_config){128, 192, 128, 0, 0};
     }
     nic_context *ctx = nic_context_create();
     nn_engine *eng = NULL;

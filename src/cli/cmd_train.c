@@ -169,6 +169,11 @@ void help_train(FILE *out)
             "                         channels (0 = none; default=0; fixed once a run has\n"
             "                         started); --init from a model without one starts it at\n"
             "                         zero, i.e. from that model's predictions\n"
+            "  --context-anchors <K>  hyper: the anchors a non-anchor's context sees: 4\n"
+            "                         (the nearest) or 12 (all of its 5x5 window; 3 times\n"
+            "                         the context's first layer); --init from a 4-anchor\n"
+            "                         model starts the others at zero (default=4; fixed\n"
+            "                         once a run has started)\n"
             "  --context-lr <float> . learning-rate multiplier of the context network's\n"
             "                         parameters (default=5: a new context next to a trained\n"
             "                         model)\n"
@@ -244,6 +249,7 @@ static int parse_options(int argc, char **argv, train_options *o)
     o->nz = def.nz;
     o->ctx = def.ctx;
     o->ctx_lr = 5.0;
+    o->ctx_nb = 4;
     o->gain_lr = 10.0;
     o->iterations = 8;
     o->val_crop = 128;
@@ -303,6 +309,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         INT_OPT("--codes", codes, 1, 1000000)
         INT_OPT("--seed", seed, 0, 0x7fffffff)
         INT_OPT("--context", ctx, 0, 1024)
+        INT_OPT("--context-anchors", ctx_nb, 4, 12)
         INT_OPT("--log-every", log_every, 1, 1000000)
         INT_OPT("--checkpoint-every", ckpt_every, 1, 100000000)
         INT_OPT("--val-every", val_every, 1, 100000000)
@@ -379,6 +386,8 @@ static int parse_options(int argc, char **argv, train_options *o)
         return cli_usage_error("train", "%s trains on the CPU only", o->model);
     if ((rnn || rnn_cnn) && o->ctx != 0)
         return cli_usage_error("train", "--context is for the hyper model");
+    if (o->ctx_nb != 4 && o->ctx_nb != 12)
+        return cli_usage_error("train", "--context-anchors is 4 or 12, not %ld", o->ctx_nb);
     if ((rnn || rnn_cnn) && strcmp(o->precision, "fp32") != 0)
         return cli_usage_error("train", "%s trains in fp32 only (--precision bf16 is for hyper)",
                                o->model);
@@ -426,9 +435,9 @@ static void config_string(const train_options *o, char *buf, size_t cap)
 {
     snprintf(buf, cap,
              "{\"model\": \"%s\", \"n\": %ld, \"m\": %ld, \"nz\": %ld, \"ctx\": %ld, "
-             "\"msssim\": %d, \"batch\": %ld, \"crop\": %ld, \"steps\": %ld, \"lr\": %g, "
+             "\"ctx_nb\": %ld, \"msssim\": %d, \"batch\": %ld, \"crop\": %ld, \"steps\": %ld, \"lr\": %g, "
              "\"lr_min\": %g, \"clip\": %g, \"seed\": %ld, \"data\": \"%s\"}",
-             o->model, o->n, o->m, o->nz, o->ctx, o->msssim, o->batch, o->crop, o->steps, o->lr,
+             o->model, o->n, o->m, o->nz, o->ctx, o->ctx_nb, o->msssim, o->batch, o->crop, o->steps, o->lr,
              o->lr_min, o->clip, o->seed, o->data);
 }
 
@@ -857,7 +866,7 @@ int cmd_train(int argc, char **argv)
 
     /* Rank 0 decides: new run or resume, and the architecture (from the
      * checkpoint, whatever the flags say); the others follow. */
-    long head[6] = {0, o.n, o.m, o.nz, o.ctx, o.msssim};
+    long head[7] = {0, o.n, o.m, o.nz, o.ctx, o.msssim, o.ctx_nb};
     if (root && train_file_exists(ckpt)) {
         head[0] = 1;
         nn_st_file f;
@@ -873,6 +882,7 @@ int cmd_train(int argc, char **argv)
                 long cw;
                 head[4] = train_config_long(cfg, "ctx", &cw) ? cw : 0; /* older runs: none */
                 head[5] = train_config_long(cfg, "msssim", &cw) ? cw : 0; /* older: MSE */
+                head[6] = train_config_long(cfg, "ctx_nb", &cw) ? cw : 4; /* older: 4 */
             }
             /* the training batches are a function of the run's seed and the step */
             if (train_config_long(cfg, "seed", &seed))
@@ -887,8 +897,9 @@ int cmd_train(int argc, char **argv)
     o.nz = head[3];
     o.ctx = head[4];
     o.msssim = (int)head[5];
+    o.ctx_nb = head[6];
     config_string(&o, config, sizeof(config));
-    nic_hyper_config hc = {(int)o.n, (int)o.m, (int)o.nz, (int)o.ctx};
+    nic_hyper_config hc = {(int)o.n, (int)o.m, (int)o.nz, (int)o.ctx, (int)o.ctx_nb};
     if (st == NIC_OK)
         st = nic_hyper_model_create(ctx, &hc, &model);
     nn_adam_init(&opt);
@@ -1016,7 +1027,10 @@ int cmd_train(int argc, char **argv)
         char where[512];
         printf("model hyper: N=%ld M=%ld NZ=%ld%s, %zu parameters; loss bpp + lambda %s; "
                "%zu training images (%.1f MP); batch %ld x %ldx%ld; %s convolutions%s\n",
-               o.n, o.m, o.nz, o.ctx > 0 ? ", checkerboard context" : "", model.params.total,
+               o.n, o.m, o.nz,
+               o.ctx <= 0 ? "" : o.ctx_nb == 12 ? ", checkerboard context (12 anchors)"
+                                                : ", checkerboard context",
+               model.params.total,
                o.msssim ? "(1 - MS-SSIM)" : "255^2 MSE", data.count, data.pixels / 1e6, o.batch,
                o.crop,
                o.crop, be_describe(&be, eng, where, sizeof(where)),

@@ -19,6 +19,7 @@ typedef struct train_options {
     double lr, lr_min, clip, time_limit_min;
     long n, m, nz; /* hyper widths */
     long ctx;      /* hyper: hidden channels of the checkerboard context (0 = none) */
+    long ctx_nb;   /* hyper: anchors the context sees, 4 or 12 */
     double ctx_lr; /* hyper: learning-rate multiplier of the context's parameters */
     /* rnn */
     long iterations, val_crop;

@@ -341,13 +341,19 @@ nic_status nic_hyper_codec_load(nic_context *ctx, const char *path, nic_hyper_co
     snprintf(c->path, sizeof(c->path), "%s", path);
     nic_hyper_config cfg = {(int)shape_dim(&f, "g_a.0.weight", 0),
                             (int)shape_dim(&f, "g_a.6.weight", 0),
-                            (int)shape_dim(&f, "h_a.4.weight", 0), 0};
-    if (nn_st_find(&f, "ctx.0.weight"))
+                            (int)shape_dim(&f, "h_a.4.weight", 0), 0, 0};
+    if (nn_st_find(&f, "ctx.0.weight")) {
         cfg.ctx = (int)shape_dim(&f, "ctx.0.weight", 0);
+        cfg.ctx_nb = cfg.m > 0 ? (int)(shape_dim(&f, "ctx.0.weight", 1) / cfg.m) : 0;
+    }
     nic_status st = NIC_OK;
     if (cfg.n <= 0 || cfg.m <= 0 || cfg.nz <= 0)
         st = NIC_FAIL(ctx, NIC_ERR_FORMAT, "%s: not a hyper model (g_a / h_a weights missing)",
                       path);
+    else if (cfg.ctx > 0 && (cfg.ctx_nb != 4 && cfg.ctx_nb != 12))
+        st = NIC_FAIL(ctx, NIC_ERR_FORMAT,
+                      "%s: the context network's input (%lld) is not 4 or 12 times M = %d", path,
+                      (long long)shape_dim(&f, "ctx.0.weight", 1), cfg.m);
     /* files from before the MS-SSIM variant have no "distortion": MSE */
     const char *dist = nn_st_get_meta(&f, "distortion");
     int d = dist ? nic_hyper_distortion_parse(dist) : NIC_HYPER_MSE;

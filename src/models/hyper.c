@@ -89,7 +89,8 @@ static nic_status declare(nic_context *ctx, const nic_hyper_config *cfg, nic_hyp
     if (cfg->ctx < 0)
         return NIC_FAIL(ctx, NIC_ERR_INVALID_ARGUMENT, "hyper model: context width %d", cfg->ctx);
     if (cfg->ctx > 0) {
-        NIC_TRY(nic_conv_block_declare(ctx, p, "ctx.0", 4 * M, cfg->ctx, 1, 1, 0, &m->cx[0]));
+        NIC_TRY(nic_conv_block_declare(ctx, p, "ctx.0", nic_hyper_ctx_k(cfg) * M, cfg->ctx,
+                                       1, 1, 0, &m->cx[0]));
         NIC_TRY(nic_conv_block_declare(ctx, p, "ctx.2", cfg->ctx, 2 * M, 1, 1, 0, &m->cx[1]));
         for (int i = 0; i < 2; i++) {
             p->items[m->cx[i].weight].group = NIC_HYPER_CTX_GROUP;
@@ -182,49 +183,80 @@ void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng)
  * tables of z and y and the decoder's reconstruction offsets (src/codec). */
 static const char *const exported_extras[] = {"z_tables.", "y_tables.", "recon.", NULL};
 
+/* Copies tmp's parameters into m's, which has the same ones but perhaps a
+ * wider context input (12 anchors where tmp has 4): the extra inputs' weights
+ * are 0, so that m predicts what tmp does. */
+static nic_status copy_params(nic_context *ctx, nic_hyper_model *m, const nic_hyper_model *tmp)
+{
+    for (int i = 0; i < tmp->params.count; i++) {
+        const nn_param *from = &tmp->params.items[i];
+        int j = nn_params_find(&m->params, from->name);
+        const float *src = nn_param_data(&tmp->params, i);
+        if (j >= 0 && m->params.items[j].count == from->count) {
+            memcpy(nn_param_data(&m->params, j), src, from->count * sizeof(float));
+        } else if (j >= 0 && strcmp(from->name, "ctx.0.weight") == 0) {
+            /* [C][K M] from [C][k M]: the first k M inputs are the same anchors */
+            const size_t C = (size_t)m->cfg.ctx, out_in = m->params.items[j].count / C,
+                         in_in = from->count / C;
+            float *dst = nn_param_data(&m->params, j);
+            for (size_t o = 0; o < C; o++) {
+                memcpy(dst + o * out_in, src + o * in_in, in_in * sizeof(float));
+                memset(dst + o * out_in + in_in, 0, (out_in - in_in) * sizeof(float));
+            }
+        } else {
+            return NIC_FAIL(ctx, NIC_ERR_INTERNAL, "hyper model: no place for '%s'", from->name);
+        }
+    }
+    return NIC_OK;
+}
+
 nic_status nic_hyper_model_load(nic_context *ctx, nic_hyper_model *m, const char *path)
 {
     nn_st_file f;
     NIC_TRY(nn_st_read_file(ctx, path, &f));
     const nn_st_tensor *c0 = nn_st_find(&f, "ctx.0.weight");
     int has_ctx = c0 != NULL, width = c0 && c0->ndim > 0 ? (int)c0->shape[0] : 0;
+    int file_k = c0 && c0->ndim > 1 && m->cfg.m > 0 ? (int)(c0->shape[1] / m->cfg.m) : 0;
     nn_st_free(&f);
+    const int k = nic_hyper_ctx_k(&m->cfg);
     if (m->cfg.ctx == 0 && has_ctx)
         return NIC_FAIL(ctx, NIC_ERR_MISMATCH,
                         "%s has a checkerboard context network (width %d): train it with "
                         "--context %d",
                         path, width, width);
-    if (m->cfg.ctx == 0 || has_ctx)
+    if (has_ctx && m->cfg.ctx > 0 && file_k != k && !(file_k == 4 && k == 12))
+        return NIC_FAIL(ctx, NIC_ERR_MISMATCH,
+                        "%s has a context of %d anchors; this model's sees %d", path, file_k, k);
+    if (m->cfg.ctx == 0 || (has_ctx && file_k == k))
         return nn_weights_load_ex(ctx, path, &m->params, exported_extras);
-    /* a model without context: load it as such, then copy what both have */
+    /* a model without context, or with the 4-anchor one: load it as such, then
+     * copy what both have (a new context keeps its start, whose output is 0) */
     nic_hyper_config plain = m->cfg;
-    plain.ctx = 0;
+    plain.ctx = has_ctx ? width : 0;
+    plain.ctx_nb = has_ctx ? file_k : 0;
+    if (has_ctx && width != m->cfg.ctx)
+        return NIC_FAIL(ctx, NIC_ERR_MISMATCH, "%s has a context of width %d; this model's is %d",
+                        path, width, m->cfg.ctx);
     nic_hyper_model tmp;
     NIC_TRY(nic_hyper_model_create_values(ctx, &plain, &tmp));
     nic_status st = nn_weights_load_ex(ctx, path, &tmp.params, exported_extras);
-    for (int i = 0; st == NIC_OK && i < tmp.params.count; i++) {
-        int j = nn_params_find(&m->params, tmp.params.items[i].name);
-        if (j < 0 || m->params.items[j].count != tmp.params.items[i].count)
-            st = NIC_FAIL(ctx, NIC_ERR_INTERNAL, "hyper model: no place for '%s'",
-                          tmp.params.items[i].name);
-        else
-            memcpy(nn_param_data(&m->params, j), nn_param_data(&tmp.params, i),
-                   tmp.params.items[i].count * sizeof(float));
-    }
+    if (st == NIC_OK)
+        st = copy_params(ctx, m, &tmp);
     nic_hyper_model_free(&tmp);
     return st;
 }
 
 /* gather (from = y^, to = the context's input) or its adjoint, scatter (from =
  * the input's gradient, added into to = y^'s gradient). */
-static void ctx_move(const float *from, float *to, int batch, int m, int h, int w, int scatter)
+static void ctx_move(const float *from, float *to, int batch, int m, int h, int w, int k,
+                     int scatter)
 {
     const size_t plane = (size_t)h * w;
     for (int b = 0; b < batch; b++)
-        for (int d = 0; d < 4; d++)
+        for (int d = 0; d < k; d++)
             for (int c = 0; c < m; c++) {
                 const size_t yo = ((size_t)b * m + c) * plane;
-                const size_t io = ((size_t)b * 4 * m + (size_t)d * m + c) * plane;
+                const size_t io = ((size_t)b * k * m + (size_t)d * m + c) * plane;
                 for (int r = 0; r < h; r++)
                     for (int col = 0; col < w; col++) {
                         size_t i = (size_t)r * w + col;
@@ -241,9 +273,9 @@ static void ctx_move(const float *from, float *to, int batch, int m, int h, int 
             }
 }
 
-void nic_hyper_ctx_gather(const float *yhat, int batch, int m, int h, int w, float *in)
+void nic_hyper_ctx_gather(const float *yhat, int batch, int m, int h, int w, int k, float *in)
 {
-    ctx_move(yhat, in, batch, m, h, w, 0);
+    ctx_move(yhat, in, batch, m, h, w, k, 0);
 }
 
 void nic_hyper_q_forward(const nic_hyper_model *m, float t, float *hidden, float *log_step)
@@ -491,7 +523,7 @@ nic_status nic_hyper_trainer_create_ex(nic_context *ctx, nn_engine *eng, nic_hyp
     t->hy = hy;
     t->wy = wy;
     if (c->ctx > 0) {
-        TRY_OR_FAIL(act_alloc(ctx, t, &t->ctx_in, 4 * ny));
+        TRY_OR_FAIL(act_alloc(ctx, t, &t->ctx_in, (size_t)nic_hyper_ctx_k(c) * ny));
         h = hy;
         w = wy;
         TRY_OR_FAIL(plan_chain(ctx, eng, t, m->cx, 2, &h, &w, conv_flags, t->ctx_out, 0));
@@ -778,7 +810,7 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
     if (m->cfg.ctx > 0) {
         /* anchors with the hyperprior alone, then the context from their y^ */
         quant_forward(t, y, mu, log_scale, seed, train, 0);
-        nic_hyper_ctx_gather(t->yhat.v, B, M, t->hy, t->wy, t->ctx_in.v);
+        nic_hyper_ctx_gather(t->yhat.v, B, M, t->hy, t->wy, nic_hyper_ctx_k(&m->cfg), t->ctx_in.v);
         NIC_TRY(nic_conv_block_forward(ctx, &m->cx[0], p, t->ctx_in.v, t->ctx_out[0].v));
         relu_fwd(&t->ctx_out[0], &t->ctx_relu);
         NIC_TRY(nic_conv_block_forward(ctx, &m->cx[1], p, t->ctx_relu.v, t->ctx_out[1].v));
@@ -880,7 +912,7 @@ nic_status nic_hyper_train_step(nic_context *ctx, nic_hyper_trainer *t, const fl
         nn_relu_backward(t->ctx_out[0].v, t->ctx_relu.d, t->ctx_out[0].n, t->ctx_out[0].d);
         NIC_TRY(nic_conv_block_backward(ctx, &m->cx[0], p, t->ctx_in.v, t->ctx_out[0].d,
                                         t->ctx_in.d));
-        ctx_move(t->ctx_in.d, t->yhat.d, B, M, t->hy, t->wy, 1);
+        ctx_move(t->ctx_in.d, t->yhat.d, B, M, t->hy, t->wy, nic_hyper_ctx_k(&m->cfg), 1);
         quant_backward(t, mu_eff, ls_eff, dy, dmu, dls, 0);
     } else {
         quant_backward(t, mu_eff, ls_eff, dy, dmu, dls, -1);

@@ -9,7 +9,8 @@
  *   q      t -> log step per channel of y: dense 1 -> 32, ReLU, dense 32 -> M
  *   ctx    (optional) checkerboard context: the decoded anchors (positions
  *          with row + column even) around a non-anchor -> corrections of its
- *          mean and log-scale: 1x1 conv 4M -> C, ReLU, 1x1 conv C -> 2M
+ *          mean and log-scale: 1x1 conv KM -> C, ReLU, 1x1 conv C -> 2M, where
+ *          K = 4 (the nearest anchors) or 12 (every anchor of the 5x5 window)
  *
  * The rate parameter t in [0, 1] maps to lambda log-linearly between
  * NIC_HYPER_LAMBDA_MIN and _MAX; one model covers that whole range. y is
@@ -46,20 +47,33 @@ typedef struct nic_hyper_config {
     int m;  /* channels of y */
     int nz; /* channels of z */
     int ctx; /* hidden channels of the checkerboard context network; 0 = none */
+    int ctx_nb; /* anchors the context sees: 4 or 12 (0 means 4, the first models') */
 } nic_hyper_config;
 
+/* The anchors a context of this configuration sees (4 or 12). */
+static inline int nic_hyper_ctx_k(const nic_hyper_config *cfg)
+{
+    return cfg->ctx_nb > 0 ? cfg->ctx_nb : 4;
+}
+
 /* Checkerboard positions of y: anchors (row + column even) are coded first
- * with the hyperprior alone; the others also see their four anchor neighbours. */
+ * with the hyperprior alone; the others also see their anchor neighbours. */
 static inline int nic_hyper_is_anchor(int row, int col)
 {
     return ((row + col) & 1) == 0;
 }
 
-/* The context's neighbour d (0 above, 1 below, 2 left, 3 right) of (row, col)
- * in an h x w plane: its index in the plane, or -1 outside it. */
+#define NIC_HYPER_CTX_MAX_NB 12
+/* The context's neighbour d of the non-anchor (row, col) in an h x w plane:
+ * its index in the plane, or -1 outside it. d = 0..3: above, below, left,
+ * right (a 4-anchor context); d = 4..11: the anchors two rows or columns away
+ * in the 5x5 window, (-1,-2) (-1,+2) (+1,-2) (+1,+2) (-2,-1) (-2,+1) (+2,-1)
+ * (+2,+1) (row, column offsets), so that a 12-anchor context's first 4M
+ * inputs are the 4-anchor one's. */
 static inline long nic_hyper_ctx_neighbour(int row, int col, int d, int h, int w)
 {
-    static const int dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
+    static const int dr[NIC_HYPER_CTX_MAX_NB] = {-1, 1, 0, 0, -1, -1, 1, 1, -2, -2, 2, 2};
+    static const int dc[NIC_HYPER_CTX_MAX_NB] = {0, 0, -1, 1, -2, 2, -2, 2, -1, 1, -1, 1};
     int r = row + dr[d], c = col + dc[d];
     return (r >= 0 && r < h && c >= 0 && c < w) ? (long)r * w + c : -1;
 }
@@ -102,9 +116,9 @@ void nic_hyper_model_init(nic_hyper_model *m, nn_rng *rng);
  * network may load a file without one: the context keeps its current values. */
 nic_status nic_hyper_model_load(nic_context *ctx, nic_hyper_model *m, const char *path);
 /* The context network's input for one image or batch: in[b][d M + c] at a
- * non-anchor (row, col) holds yhat[b][c] at its neighbour d (up, down, left,
- * right; 0 outside the picture); at anchors it is 0. */
-void nic_hyper_ctx_gather(const float *yhat, int batch, int m, int h, int w, float *in);
+ * non-anchor (row, col) holds yhat[b][c] at its neighbour d < k
+ * (nic_hyper_ctx_neighbour; 0 outside the picture); at anchors it is 0. */
+void nic_hyper_ctx_gather(const float *yhat, int batch, int m, int h, int w, int k, float *in);
 
 /* Log steps of y's channels for rate parameter t (out: m values). */
 void nic_hyper_q_forward(const nic_hyper_model *m, float t, float *hidden, float *log_step);

@@ -137,6 +137,7 @@ nic_status nic_hyper_int_create(nic_context *ctx, const nic_hyper_model *model,
     if (st == NIC_OK && model->cfg.ctx > 0) {
         const nic_conv_block *cx = model->cx;
         hi->ctx_width = model->cfg.ctx;
+        hi->ctx_nb = nic_hyper_ctx_k(&model->cfg);
         for (int i = 0; i < 2 && st == NIC_OK; i++)
             st = nic_qconv_init(ctx, &hi->ctx[i], nn_param_data(p, cx[i].weight),
                                 nn_param_data(p, cx[i].bias), cx[i].c_in, cx[i].c_out, 1, 1, 0,
@@ -328,7 +329,7 @@ static int next_chunk(int hy, int wy, size_t *next, size_t *pos)
     return n;
 }
 
-/* The four neighbours' y^ of position p, channel c of direction d: 0 outside. */
+/* The neighbour d's y^ of position p, channel c: 0 outside. */
 static int32_t neighbour(const int32_t *yhat_q16, int hy, int wy, size_t p, int d, int c)
 {
     long nb = nic_hyper_ctx_neighbour((int)(p / wy), (int)(p % wy), d, hy, wy);
@@ -356,7 +357,7 @@ static void context_chunk_fast(const nic_hyper_int *hi, const int32_t *yhat_q16,
                                const size_t *pos, int n, int32_t *x, int32_t *h, int32_t *o,
                                int64_t *acc, int lanes)
 {
-    const int M = hi->m, C = hi->ctx_width;
+    const int M = hi->m, C = hi->ctx_width, K = hi->ctx_nb;
     /* pixel-major input [position][direction][channel]; runs of CTX_RUN positions
      * go to the threads (each output depends on its own inputs only) */
     const int runs = (n + CTX_RUN - 1) / CTX_RUN;
@@ -365,10 +366,10 @@ static void context_chunk_fast(const nic_hyper_int *hi, const int32_t *yhat_q16,
         int64_t *a = acc + (size_t)omp_get_thread_num() * CTX_RUN * lanes;
         int k0 = r * CTX_RUN, k1 = k0 + CTX_RUN < n ? k0 + CTX_RUN : n;
         for (int k = k0; k < k1; k++)
-            for (int d = 0; d < 4; d++)
+            for (int d = 0; d < K; d++)
                 for (int c = 0; c < M; c++)
-                    x[(size_t)k * 4 * M + d * M + c] = neighbour(yhat_q16, hy, wy, pos[k], d, c);
-        dense_run(&hi->ctx_k[0], hi->isa, x + (size_t)k0 * 4 * M, k1 - k0, h + (size_t)k0 * C, a);
+                    x[(size_t)k * K * M + d * M + c] = neighbour(yhat_q16, hy, wy, pos[k], d, c);
+        dense_run(&hi->ctx_k[0], hi->isa, x + (size_t)k0 * K * M, k1 - k0, h + (size_t)k0 * C, a);
         dense_run(&hi->ctx_k[1], hi->isa, h + (size_t)k0 * C, k1 - k0, o + (size_t)k0 * 2 * M, a);
     }
 }
@@ -380,7 +381,7 @@ static void context_chunk_reference(const nic_hyper_int *hi, const int32_t *yhat
                                     int32_t *o, int32_t *tmp, int64_t *acc)
 {
     const int M = hi->m;
-    for (int d = 0; d < 4; d++)
+    for (int d = 0; d < hi->ctx_nb; d++)
         for (int c = 0; c < M; c++)
             for (int k = 0; k < n; k++)
                 x[((size_t)d * M + c) * n + k] = neighbour(yhat_q16, hy, wy, pos[k], d, c);
@@ -402,7 +403,7 @@ static nic_status context_run(nic_context *ctx, const nic_hyper_int *hi, const i
     const int lanes = hi->ctx_k[0].lanes > hi->ctx_k[1].lanes ? hi->ctx_k[0].lanes : hi->ctx_k[1].lanes;
     const size_t acc_n = reference ? (size_t)wide * CTX_CHUNK
                                    : (size_t)omp_get_max_threads() * CTX_RUN * lanes;
-    int32_t *x = nn_alloc(sizeof(int32_t) * 4 * M * CTX_CHUNK);
+    int32_t *x = nn_alloc(sizeof(int32_t) * hi->ctx_nb * M * CTX_CHUNK);
     int32_t *h = nn_alloc(sizeof(int32_t) * C * CTX_CHUNK);
     int32_t *o = nn_alloc(sizeof(int32_t) * 2 * M * CTX_CHUNK);
     int32_t *tmp = reference ? nn_alloc(sizeof(int32_t) * 2 * M * CTX_CHUNK) : NULL;

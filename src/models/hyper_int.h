@@ -42,7 +42,8 @@ typedef struct nic_hyper_int {
     int32_t q1_w[NIC_HYPER_Q_HIDDEN];
     int64_t q1_b[NIC_HYPER_Q_HIDDEN];
     int ctx_width;  /* hidden channels of the context network; 0 = none */
-    nic_qconv ctx[2]; /* its 1x1 layers: 4m -> ctx_width (ReLU) -> 2m (reference) */
+    int ctx_nb;     /* anchors it sees (4 or 12; nic_hyper_ctx_neighbour) */
+    nic_qconv ctx[2]; /* its 1x1 layers: ctx_nb m -> ctx_width (ReLU) -> 2m (reference) */
     nic_hyper_int_dense ctx_k[2]; /* the same weights for the fast kernels */
     int32_t *q2_w; /* [m][hidden] */
     int64_t *q2_b; /* [m], with the prior offset folded in */

@@ -1,5 +1,5 @@
-/* The hyper codec with a checkerboard context network (a small random model):
- * the integer context against the float model's, files of three streams that
+/* The hyper codec with a checkerboard context network (small random models,
+ * of 4 and of 12 anchors): the integer context against the float model's, files of three streams that
  * round-trip, decode identically on every instruction set, thread count and
  * strip height, fit byte budgets, and fail cleanly when cut or damaged. */
 #include "test.h"
@@ -15,9 +15,9 @@
 static void test_int_context(nic_hyper_codec *hc)
 {
     const nic_hyper_model *m = &hc->model;
-    const int M = m->cfg.m, C = m->cfg.ctx, hy = 5, wy = 7;
+    const int M = m->cfg.m, C = m->cfg.ctx, K = nic_hyper_ctx_k(&m->cfg), hy = 5, wy = 7;
     const size_t plane = (size_t)hy * wy, ny = (size_t)M * plane;
-    float *yf = calloc(ny, sizeof(float)), *in = calloc(4 * ny, sizeof(float));
+    float *yf = calloc(ny, sizeof(float)), *in = calloc((size_t)K * ny, sizeof(float));
     int32_t *yq = calloc(ny, sizeof(int32_t)), *mean = calloc(ny, sizeof(int32_t));
     int32_t *ls = calloc(ny, sizeof(int32_t));
     nn_rng rng;
@@ -54,7 +54,7 @@ static void test_int_context(nic_hyper_codec *hc)
     free(lr);
     free(mf);
     free(lf);
-    nic_hyper_ctx_gather(yf, 1, M, hy, wy, in);
+    nic_hyper_ctx_gather(yf, 1, M, hy, wy, K, in);
     const float *w1 = nn_param_data(&m->params, m->cx[0].weight);
     const float *b1 = nn_param_data(&m->params, m->cx[0].bias);
     const float *w2 = nn_param_data(&m->params, m->cx[1].weight);
@@ -66,8 +66,8 @@ static void test_int_context(nic_hyper_codec *hc)
         double h[64];
         for (int j = 0; j < C && j < 64; j++) {
             double a = b1[j];
-            for (int k = 0; k < 4 * M; k++)
-                a += (double)w1[j * 4 * M + k] * in[(size_t)k * plane + i];
+            for (int k = 0; k < K * M; k++)
+                a += (double)w1[(size_t)j * K * M + k] * in[(size_t)k * plane + i];
             h[j] = a > 0 ? a : 0;
         }
         for (int o = 0; o < 2 * M; o++) {
@@ -93,17 +93,20 @@ static void test_int_context(nic_hyper_codec *hc)
     free(ls);
 }
 
-int main(void)
+/* Everything below for a context of `anchors` (4 or 12) anchors. */
+static void test_model(int anchors)
 {
+    printf("context of %d anchors\n", anchors);
     nic_context *ctx = nic_context_create();
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/ctx_model", test_tmp_dir());
+    snprintf(dir, sizeof(dir), "%s/ctx_model%d", test_tmp_dir(), anchors);
     mkdir(dir, 0755);
-    export_small_hyper_ctx(ctx, dir, "test model with context", 4, 8);
+    export_small_hyper_anchors(ctx, dir, "test model with context", 4, 8, anchors);
     CHECK_STATUS(nic_context_set_model_dir(ctx, dir), NIC_OK);
     nic_hyper_codec *hc;
     CHECK_STATUS(nic_codec_get_hyper(ctx, &hc), NIC_OK);
     CHECK(hc->model.cfg.ctx == 8 && hc->hint.ctx_width == 8);
+    CHECK(nic_hyper_ctx_k(&hc->model.cfg) == anchors && hc->hint.ctx_nb == anchors);
     test_int_context(hc);
 
     nic_image img;
@@ -177,5 +180,11 @@ int main(void)
     free(buf);
     nic_image_free(&img);
     nic_context_destroy(ctx);
+}
+
+int main(void)
+{
+    test_model(4);
+    test_model(12);
     return test_finish("test_codec_context");
 }

@@ -9,12 +9,14 @@
 #include "nn/rng.h"
 
 /* Writes dir/hyper.safetensors: N=16, M=16, NZ=8, weights drawn from seed;
- * ctx_width > 0 adds a checkerboard context network whose last layer is
- * random too (a new one would be zero), so that it changes the tables. */
-static void export_small_hyper_ctx(nic_context *ctx, const char *dir, const char *description,
-                                   uint64_t seed, int ctx_width)
+ * ctx_width > 0 adds a checkerboard context network of `anchors` (4 or 12)
+ * anchors whose last layer is random too (a new one would be zero), so that
+ * it changes the tables. */
+static void export_small_hyper_anchors(nic_context *ctx, const char *dir,
+                                       const char *description, uint64_t seed, int ctx_width,
+                                       int anchors)
 {
-    nic_hyper_config cfg = {.n = 16, .m = 16, .nz = 8, .ctx = ctx_width};
+    nic_hyper_config cfg = {.n = 16, .m = 16, .nz = 8, .ctx = ctx_width, .ctx_nb = anchors};
     nic_hyper_model m;
     CHECK_STATUS(nic_hyper_model_create(ctx, &cfg, &m), NIC_OK);
     nn_rng rng;
@@ -30,6 +32,12 @@ static void export_small_hyper_ctx(nic_context *ctx, const char *dir, const char
     snprintf(path, sizeof(path), "%s/hyper.safetensors", dir);
     CHECK_STATUS(nic_hyper_export(ctx, &m, path, description, NIC_HYPER_MSE), NIC_OK);
     nic_hyper_model_free(&m);
+}
+
+static void export_small_hyper_ctx(nic_context *ctx, const char *dir, const char *description,
+                                   uint64_t seed, int ctx_width)
+{
+    export_small_hyper_anchors(ctx, dir, description, seed, ctx_width, 4);
 }
 
 static void export_small_hyper(nic_context *ctx, const char *dir, const char *description,

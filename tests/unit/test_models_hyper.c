@@ -2,6 +2,7 @@
  * differences on a tiny configuration, and sane statistics. */
 #include "test.h"
 
+#include "codec/hyper_codec.h"
 #include "models/hyper.h"
 #include "test_model_grad.h"
 
@@ -219,6 +220,71 @@ static void test_context(nic_context *ctx, const float *x, const float *t_rate, 
     nic_hyper_model_free(&m1);
 }
 
+/* The 12-anchor context: a 4-anchor model loaded into it (the other anchors'
+ * weights at zero) computes exactly what it did, and with random weights on
+ * every anchor its gradient (the gather over the 5x5 window and its adjoint)
+ * matches finite differences. */
+static void test_context_anchors(nic_context *ctx, const float *x, const float *t_rate, int B,
+                                 int S)
+{
+    nic_hyper_config c4 = {.n = 4, .m = 6, .nz = 3, .ctx = 5}, c12 = c4;
+    c12.ctx_nb = 12;
+    CHECK(nic_hyper_ctx_k(&c4) == 4 && nic_hyper_ctx_k(&c12) == 12);
+    nic_hyper_model m4, m12;
+    CHECK_STATUS(nic_hyper_model_create(ctx, &c4, &m4), NIC_OK);
+    CHECK_STATUS(nic_hyper_model_create(ctx, &c12, &m12), NIC_OK);
+    CHECK(m12.params.items[m12.cx[0].weight].count == 3 * m4.params.items[m4.cx[0].weight].count);
+    nn_rng rng;
+    nn_rng_seed(&rng, 7);
+    nic_hyper_model_init(&m4, &rng);
+    nic_hyper_model_init(&m12, &rng);
+    for (int k = 0; k < 2; k++) { /* a 4-anchor context that does something */
+        int i = k == 0 ? m4.cx[1].weight : m4.cx[1].bias;
+        for (size_t j = 0; j < m4.params.items[i].count; j++)
+            nn_param_data(&m4.params, i)[j] = 0.3f * (nn_rng_uniform(&rng) - 0.5f);
+    }
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/anchors4.safetensors", test_tmp_dir());
+    CHECK_STATUS(nic_hyper_export(ctx, &m4, path, "4 anchors", NIC_HYPER_MSE), NIC_OK);
+    CHECK_STATUS(nic_hyper_model_load(ctx, &m12, path), NIC_OK);
+    /* and the other way round is refused */
+    char path12[4200];
+    snprintf(path12, sizeof(path12), "%s/anchors12.safetensors", test_tmp_dir());
+    CHECK_STATUS(nic_hyper_export(ctx, &m12, path12, "12 anchors", NIC_HYPER_MSE), NIC_OK);
+    CHECK_STATUS(nic_hyper_model_load(ctx, &m4, path12), NIC_ERR_MISMATCH);
+    nic_hyper_trainer *t4 = NULL, *t12 = NULL;
+    CHECK_STATUS(nic_hyper_trainer_create(ctx, NULL, &m4, B, S, NN_CONV_REFERENCE, &t4), NIC_OK);
+    CHECK_STATUS(nic_hyper_trainer_create(ctx, NULL, &m12, B, S, NN_CONV_REFERENCE, &t12), NIC_OK);
+    if (!t4 || !t12)
+        return;
+    for (int train = 0; train <= 1; train++) {
+        nn_rng r0, r1;
+        nn_rng_seed(&r0, 3);
+        nn_rng_seed(&r1, 3);
+        nic_hyper_stats s0, s1;
+        CHECK_STATUS(nic_hyper_train_step(ctx, t4, x, t_rate, &r0, train, &s0), NIC_OK);
+        CHECK_STATUS(nic_hyper_train_step(ctx, t12, x, t_rate, &r1, train, &s1), NIC_OK);
+        CHECK_MSG(s0.loss == s1.loss && s0.bpp == s1.bpp,
+                  "train %d: the 4-anchor weights in a 12-anchor model changed the loss "
+                  "%.9g -> %.9g",
+                  train, s0.loss, s1.loss);
+    }
+    /* every anchor's weights random: the far ones now matter */
+    int w1 = m12.cx[0].weight;
+    for (size_t i = 0; i < m12.params.items[w1].count; i++)
+        nn_param_data(&m12.params, w1)[i] = 0.6f * (nn_rng_uniform(&rng) - 0.5f);
+    hyper_loss_args args = {ctx, t12, x, t_rate};
+    int checked = 0;
+    int bad = model_gradient_check(&m12.params, hyper_loss, &args, 3, 2e-3f, 0.05, 2e-4, &checked);
+    CHECK_MSG(bad <= checked / 50, "12-anchor context: %d of %d gradient entries off", bad,
+              checked);
+    printf("12-anchor context gradient check: %d of %d entries outside 5 %%\n", bad, checked);
+    nic_hyper_trainer_destroy(t4);
+    nic_hyper_trainer_destroy(t12);
+    nic_hyper_model_free(&m4);
+    nic_hyper_model_free(&m12);
+}
+
 /* The MS-SSIM objective: the loss is bpp + lambda_msssim(t) (1 - MS-SSIM)
  * with the MS-SSIM the statistics report, its gradient through the whole
  * model matches finite differences, and MSE training reports MS-SSIM only
@@ -297,6 +363,7 @@ int main(void)
     test_shards(ctx, &m, tr, x, t_rate, B, S);
     test_bf16_step(ctx, x, t_rate, B, S);
     test_context(ctx, x, t_rate, B, S);
+    test_context_anchors(ctx, x, t_rate, B, S);
     test_msssim(ctx, tr, &m, x, B);
 
     /* Rounding mode: a real estimate; more bits at the higher rate parameter. */
