@@ -435,10 +435,10 @@ static void config_string(const train_options *o, char *buf, size_t cap)
 {
     snprintf(buf, cap,
              "{\"model\": \"%s\", \"n\": %ld, \"m\": %ld, \"nz\": %ld, \"ctx\": %ld, "
-             "\"ctx_nb\": %ld, \"msssim\": %d, \"batch\": %ld, \"crop\": %ld, \"steps\": %ld, \"lr\": %g, "
-             "\"lr_min\": %g, \"clip\": %g, \"seed\": %ld, \"data\": \"%s\"}",
-             o->model, o->n, o->m, o->nz, o->ctx, o->ctx_nb, o->msssim, o->batch, o->crop, o->steps, o->lr,
-             o->lr_min, o->clip, o->seed, o->data);
+             "\"ctx_nb\": %ld, \"msssim\": %d, \"batch\": %ld, \"crop\": %ld, \"steps\": %ld, "
+             "\"lr\": %g, \"lr_min\": %g, \"clip\": %g, \"seed\": %ld, \"data\": \"%s\"}",
+             o->model, o->n, o->m, o->nz, o->ctx, o->ctx_nb, o->msssim, o->batch, o->crop, o->steps,
+             o->lr, o->lr_min, o->clip, o->seed, o->data);
 }
 
 int train_config_long(const char *json, const char *key, long *out)

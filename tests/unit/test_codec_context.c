@@ -1,7 +1,8 @@
 /* The hyper codec with a checkerboard context network (small random models,
- * of 4 and of 12 anchors): the integer context against the float model's, files of three streams that
- * round-trip, decode identically on every instruction set, thread count and
- * strip height, fit byte budgets, and fail cleanly when cut or damaged. */
+ * of 4 and of 12 anchors): the integer context against the float model's,
+ * files of three streams that round-trip, decode identically on every
+ * instruction set, thread count and strip height, fit byte budgets, and fail
+ * cleanly when cut or damaged. */
 #include "test.h"
 #include "test_codec_util.h"
 

@@ -158,6 +158,23 @@ static void test_bf16_step(nic_context *ctx, const float *x, const float *t_rate
     nn_engine_destroy(eng);
 }
 
+/* Two trainers of models that must compute the same: equal loss and rate,
+ * in evaluation and in a training step, from the same noise. */
+static void check_same_loss(nic_context *ctx, nic_hyper_trainer *ta, nic_hyper_trainer *tb,
+                            const float *x, const float *t_rate, const char *what)
+{
+    for (int train = 0; train <= 1; train++) {
+        nn_rng r0, r1;
+        nn_rng_seed(&r0, 3);
+        nn_rng_seed(&r1, 3);
+        nic_hyper_stats s0, s1;
+        CHECK_STATUS(nic_hyper_train_step(ctx, ta, x, t_rate, &r0, train, &s0), NIC_OK);
+        CHECK_STATUS(nic_hyper_train_step(ctx, tb, x, t_rate, &r1, train, &s1), NIC_OK);
+        CHECK_MSG(s0.loss == s1.loss && s0.bpp == s1.bpp,
+                  "train %d: %s changed the loss %.9g -> %.9g", train, what, s0.loss, s1.loss);
+    }
+}
+
 /* The checkerboard context: with its last layer at zero (a new context) the
  * model computes exactly what the same model without context does; with
  * random weights its gradient (through both passes of the quantizer and into
@@ -188,17 +205,7 @@ static void test_context(nic_context *ctx, const float *x, const float *t_rate, 
     CHECK_STATUS(nic_hyper_trainer_create(ctx, NULL, &m1, B, S, NN_CONV_REFERENCE, &t1), NIC_OK);
     if (!t0 || !t1)
         return;
-    for (int train = 0; train <= 1; train++) {
-        nn_rng r0, r1;
-        nn_rng_seed(&r0, 3);
-        nn_rng_seed(&r1, 3);
-        nic_hyper_stats s0, s1;
-        CHECK_STATUS(nic_hyper_train_step(ctx, t0, x, t_rate, &r0, train, &s0), NIC_OK);
-        CHECK_STATUS(nic_hyper_train_step(ctx, t1, x, t_rate, &r1, train, &s1), NIC_OK);
-        CHECK_MSG(s0.loss == s1.loss && s0.bpp == s1.bpp,
-                  "train %d: a zero context changed the loss %.9g -> %.9g", train, s0.loss,
-                  s1.loss);
-    }
+    check_same_loss(ctx, t0, t1, x, t_rate, "a zero context");
     /* a context that does something */
     int w2 = nn_params_find(&m1.params, "ctx.2.weight"), b2 = nn_params_find(&m1.params, "ctx.2.bias");
     for (size_t i = 0; i < m1.params.items[w2].count; i++)
@@ -257,18 +264,7 @@ static void test_context_anchors(nic_context *ctx, const float *x, const float *
     CHECK_STATUS(nic_hyper_trainer_create(ctx, NULL, &m12, B, S, NN_CONV_REFERENCE, &t12), NIC_OK);
     if (!t4 || !t12)
         return;
-    for (int train = 0; train <= 1; train++) {
-        nn_rng r0, r1;
-        nn_rng_seed(&r0, 3);
-        nn_rng_seed(&r1, 3);
-        nic_hyper_stats s0, s1;
-        CHECK_STATUS(nic_hyper_train_step(ctx, t4, x, t_rate, &r0, train, &s0), NIC_OK);
-        CHECK_STATUS(nic_hyper_train_step(ctx, t12, x, t_rate, &r1, train, &s1), NIC_OK);
-        CHECK_MSG(s0.loss == s1.loss && s0.bpp == s1.bpp,
-                  "train %d: the 4-anchor weights in a 12-anchor model changed the loss "
-                  "%.9g -> %.9g",
-                  train, s0.loss, s1.loss);
-    }
+    check_same_loss(ctx, t4, t12, x, t_rate, "the 4-anchor weights in a 12-anchor model");
     /* every anchor's weights random: the far ones now matter */
     int w1 = m12.cx[0].weight;
     for (size_t i = 0; i < m12.params.items[w1].count; i++)
