@@ -388,6 +388,8 @@ static int parse_options(int argc, char **argv, train_options *o)
         return cli_usage_error("train", "--context is for the hyper model");
     if (o->ctx_nb != 4 && o->ctx_nb != 12)
         return cli_usage_error("train", "--context-anchors is 4 or 12, not %ld", o->ctx_nb);
+    if (o->ctx_nb != 4 && o->ctx == 0)
+        return cli_usage_error("train", "--context-anchors needs a context (--context C)");
     if ((rnn || rnn_cnn) && strcmp(o->precision, "fp32") != 0)
         return cli_usage_error("train", "%s trains in fp32 only (--precision bf16 is for hyper)",
                                o->model);

@@ -137,6 +137,31 @@ expect 1 "$NIC" decode "$T/ctx.nic" "$T/x.png";  has "$T/err" "other weights"
 expect 1 "$NIC" train $TRAIN --out "$T/noctx" --init "$T/ctxmodel/hyper.safetensors" --steps 1
 has "$T/err" "train it with --context 8"
 
+# the 12-anchor context from that 4-anchor model: the new anchors start at zero, so the
+# first step's loss is the 4-anchor run's; it resumes as 12 anchors, exports, and its
+# files decode the same on 1 and 2 threads and the C kernels
+expect 2 "$NIC" train $TRAIN --context 8 --context-anchors 6;   has "$T/err" "4 or 12"
+expect 2 "$NIC" train $TRAIN --context-anchors 12;   has "$T/err" "needs a context"
+expect 0 "$NIC" train $TRAIN --out "$T/c4" --init "$T/ctxmodel/hyper.safetensors" --steps 1 --context 8
+expect 0 "$NIC" train $TRAIN --out "$T/c12" --init "$T/ctxmodel/hyper.safetensors" --steps 1 --context 8 --context-anchors 12
+has "$T/out" "checkerboard context (12 anchors)"
+checks=$((checks + 1))
+[ "$(cut -d, -f1-5 "$T/c4/train.csv")" = "$(cut -d, -f1-5 "$T/c12/train.csv")" ] ||
+    fail "12 anchors from a 4-anchor model changed the first step's loss"
+expect 0 "$NIC" train $TRAIN --out "$T/c12" --steps 2;   has "$T/out" "(12 anchors)"
+mkdir -p "$T/c12model"
+expect 0 "$NIC" train $TRAIN --out "$T/c12" --export "$T/c12model/hyper.safetensors" --fit-images 0
+NIC_MODEL_DIR="$T/c12model" expect 0 "$NIC" encode -q 60 "$IMG" "$T/c12.nic"
+k=0
+for how in "OMP_NUM_THREADS=1" "OMP_NUM_THREADS=2" "NIC_CPU=c OMP_NUM_THREADS=2"; do
+    k=$((k + 1))
+    env NIC_MODEL_DIR="$T/c12model" $how "$NIC" decode --quiet "$T/c12.nic" "$T/c12_$k.png" ||
+        fail "decoding the 12-anchor model's file failed ($how)"
+done
+checks=$((checks + 1))
+cmp -s "$T/c12_1.png" "$T/c12_2.png" && cmp -s "$T/c12_1.png" "$T/c12_3.png" ||
+    fail "the 12-anchor model's file decodes differently on other threads or kernels"
+
 # the MS-SSIM-tuned variant: trains with --loss ms-ssim (kept on resume), validates with
 # MS-SSIM, exports a model that `--model hyper-msssim` finds, writes model id 4, and
 # its files decode by that id alone; the default model's name refuses its weights
