@@ -1,6 +1,8 @@
 /* Resampling for byte-budget encodes: a smaller picture is coded and the
- * decoder scales it back. Box filter (area average) down, bilinear up; plain
- * float arithmetic in a fixed order, so results are the same everywhere. */
+ * decoder scales it back. Separable Catmull-Rom cubic (Keys, a = -1/2), pixel
+ * centres aligned, edges clamped, the kernel stretched when shrinking
+ * (antialiasing); double arithmetic in a fixed order, so results are the same
+ * everywhere (docs/FORMAT.md, "original width/height"). */
 #ifndef NIC_IMAGE_RESIZE_H
 #define NIC_IMAGE_RESIZE_H
 
