@@ -315,8 +315,10 @@ static double quality_of(nic_context *ctx, const nic_hyper_codec *c, const nic_i
     return isnan(q) ? -1 : q; /* an exact decode is +inf PSNR: the best */
 }
 
-/* Budgets: below this quality index at full size, smaller pictures are tried too. */
-#define DOWNSCALE_BELOW_Q 64
+/* Budgets: below this quality index at full size, smaller pictures are tried
+ * too (at 2000 B on Kodak a smaller picture wins for 23 of 24 images with 128,
+ * 17 with 64; docs/CODEC.md, "Byte budgets: smaller pictures"). */
+#define DOWNSCALE_BELOW_Q 128
 
 /* Decodes (as nic_decode would) and scales back to the original to measure
  * quality (quality_of). */
@@ -506,8 +508,10 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
          * when the full picture does not fit, and also when it fits only at a low
          * quality index, where a smaller picture at a higher one can look better. */
         if (st == NIC_OK && q < DOWNSCALE_BELOW_Q && options->allow_downscale) {
-            static const double scales[] = {0.8, 0.64, 0.5, 0.4, 0.32, 0.25, 0.2, 0.16,
-                                            0.125, 0.1, 0.08, 0.0625, 0.05, 0.04, 0.03125};
+            /* finer steps where budgets land (0.9 .. 0.4), coarser below */
+            static const double scales[] = {0.9,  0.8,  0.72, 0.64, 0.57,   0.5,  0.45,
+                                            0.4,  0.32, 0.25, 0.2,  0.16,   0.125, 0.1,
+                                            0.08, 0.0625, 0.05, 0.04, 0.03125};
             double best_quality = q < 0 ? -1 : quality_after_decode(ctx, c, *out, *out_size, img);
             int worse = 0;
             for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]) && st == NIC_OK; i++) {
