@@ -263,16 +263,18 @@ void nic_decode_options_init(nic_decode_options *o)
 }
 
 /* Largest quality index from lo up whose file fits the budget, or -1 (when lo
- * does not fit). */
+ * does not fit; then *lo_size, if asked for, is the size at lo). */
 static nic_status best_fitting(nic_context *ctx, nic_hyper_codec *c, const nic_hyper_latents *lat,
                                uint64_t budget, uint32_t ow, uint32_t oh, int lo, int *q_out,
-                               uint8_t **out, size_t *out_size)
+                               uint8_t **out, size_t *out_size, size_t *lo_size)
 {
     *q_out = -1;
     *out = NULL;
     uint8_t *buf;
     size_t size;
     NIC_TRY(nic_hyper_encode(ctx, c, lat, lo, ow, oh, &buf, &size));
+    if (lo_size)
+        *lo_size = size;
     if (size > budget) {
         free(buf);
         return NIC_OK;
@@ -320,6 +322,14 @@ static double quality_of(nic_context *ctx, const nic_hyper_codec *c, const nic_i
  * 17 with 64; docs/CODEC.md, "Byte budgets: smaller pictures"). */
 #define DOWNSCALE_BELOW_Q 128
 
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The picture sizes budgets try, relative to the original (each about 0.8 of
+ * the one before): the hyper search tries all (and finer steps near the best),
+ * the rnn codec the largest that holds a layer. */
+static const double budget_scales[] = {1.0, 0.8,   0.64, 0.5,  0.4,    0.32, 0.25, 0.2,
+                                       0.16, 0.125, 0.1, 0.08, 0.0625, 0.05, 0.04, 0.03125};
+
 /* Decodes (as nic_decode would) and scales back to the original to measure
  * quality (quality_of). */
 static double quality_after_decode(nic_context *ctx, nic_hyper_codec *c, const uint8_t *file,
@@ -362,11 +372,9 @@ static nic_status encode_rnn(nic_context *ctx, const nic_image *img,
     uint32_t cw = img->width, ch = img->height;
     nic_status st = nic_rnn_encode(ctx, c, img, layers, budget, 0, 0, out, out_size, &got);
     if (st == NIC_ERR_LIMIT && budget && options->allow_downscale) {
-        static const double scales[] = {0.8, 0.64, 0.5, 0.4, 0.32, 0.25, 0.2, 0.16,
-                                        0.125, 0.1, 0.08, 0.0625, 0.05, 0.04, 0.03125};
-        for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]) && st == NIC_ERR_LIMIT; i++) {
-            cw = (uint32_t)floor(img->width * scales[i] + 0.5);
-            ch = (uint32_t)floor(img->height * scales[i] + 0.5);
+        for (size_t i = 1; i < COUNT_OF(budget_scales) && st == NIC_ERR_LIMIT; i++) {
+            cw = (uint32_t)floor(img->width * budget_scales[i] + 0.5);
+            ch = (uint32_t)floor(img->height * budget_scales[i] + 0.5);
             if (cw < 8 || ch < 8)
                 break;
             nic_image small;
@@ -393,6 +401,133 @@ static nic_status encode_rnn(nic_context *ctx, const nic_image *img,
         result->coded_height = ch;
     }
     return NIC_OK;
+}
+
+/* The budget search over smaller pictures: the best file so far (out, size,
+ * its quality index q, its picture w x h and the quality after scaling back)
+ * and what is known of the pictures that do not fit (unfit_area, the smallest
+ * relative area tried whose file at quality index 0 is unfit_bytes > budget). */
+typedef struct {
+    const nic_image *img;
+    uint64_t budget;
+    uint8_t *out;
+    size_t size;
+    int q;
+    uint32_t w, h;
+    double quality;
+    double unfit_area;
+    size_t unfit_bytes;
+} budget_search;
+
+/* Tries the picture scaled by `scale`, keeping its file when it beats the best
+ * so far: its quality after scaling back, -1 when it does not fit (or cannot:
+ * then it is skipped), -2 when it is below the smallest size. */
+static double try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search *bs, double scale,
+                        nic_status *st)
+{
+    const nic_image *img = bs->img;
+    uint32_t w = (uint32_t)floor(img->width * scale + 0.5);
+    uint32_t h = (uint32_t)floor(img->height * scale + 0.5);
+    if (w < 8 || h < 8)
+        return -2;
+    /* Bytes per pixel at quality index 0 grow as the picture shrinks (more
+     * detail per pixel), so the smallest unfit file scaled by area is a lower
+     * bound of this one: over the budget, skip the analysis. */
+    const double area = scale * scale;
+    if (bs->unfit_area > 0 && (double)bs->unfit_bytes * area / bs->unfit_area > bs->budget)
+        return -1;
+    nic_image small;
+    nic_hyper_latents lat;
+    if ((*st = nic_check_abort(ctx, "encode")) != NIC_OK ||
+        (*st = nic_image_resize(ctx, img, w, h, &small)) != NIC_OK)
+        return -1;
+    *st = nic_hyper_analyze(ctx, c, &small, &lat);
+    nic_image_free(&small);
+    if (*st != NIC_OK)
+        return -1;
+    uint8_t *cand;
+    size_t cand_size, q0_size;
+    int cq;
+    *st = best_fitting(ctx, c, &lat, bs->budget, img->width, img->height, 0, &cq, &cand,
+                       &cand_size, &q0_size);
+    nic_hyper_latents_free(&lat);
+    if (*st != NIC_OK)
+        return -1;
+    if (cq < 0) {
+        if (bs->unfit_area == 0 || area < bs->unfit_area) {
+            bs->unfit_area = area;
+            bs->unfit_bytes = q0_size;
+        }
+        return -1;
+    }
+    double quality = quality_after_decode(ctx, c, cand, cand_size, img);
+    if (quality <= bs->quality) {
+        free(cand);
+        return quality;
+    }
+    free(bs->out);
+    bs->out = cand;
+    bs->size = cand_size;
+    bs->q = cq;
+    bs->w = w;
+    bs->h = h;
+    bs->quality = quality;
+    return quality;
+}
+
+/* Coarse scales first, until three in a row after the best lose, then the
+ * finer steps (0.9 .. 0.45, where budgets land) on either side of the best two
+ * coarse ones: quality against scale is not unimodal (at 2000 B on Kodak some
+ * pictures lose to full size at 0.8 and 0.64 and win at 0.5, or at 0.72). */
+static nic_status search_smaller(nic_context *ctx, nic_hyper_codec *c, budget_search *bs)
+{
+    static const double fine[] = {0.9, 0.72, 0.57, 0.45}; /* between [i] and [i + 1] */
+    const size_t n = COUNT_OF(budget_scales), nf = COUNT_OF(fine);
+    double quality[COUNT_OF(budget_scales)];
+    nic_status st = NIC_OK;
+    quality[0] = bs->q >= 0 ? bs->quality : -1;
+    size_t tried = 1;
+    int worse = 0;
+    for (; tried < n && st == NIC_OK; tried++) {
+        const double best = bs->quality;
+        quality[tried] = try_scale(ctx, c, bs, budget_scales[tried], &st);
+        if (quality[tried] < -1)
+            break;
+        if (bs->quality > best)
+            worse = 0;
+        else if (bs->q >= 0 && ++worse >= 3) {
+            tried++;
+            break;
+        }
+    }
+    /* the best two coarse scales (indices into quality[]) */
+    size_t top[2] = {n, n};
+    for (size_t i = 0; i < tried && i < n; i++) {
+        if (quality[i] < 0)
+            continue;
+        if (top[0] == n || quality[i] > quality[top[0]]) {
+            top[1] = top[0];
+            top[0] = i;
+        } else if (top[1] == n || quality[i] > quality[top[1]]) {
+            top[1] = i;
+        }
+    }
+    int done[COUNT_OF(fine)] = {0};
+    for (int k = 0; k < 2 && st == NIC_OK; k++) {
+        const size_t i = top[k];
+        if (i == n)
+            break;
+        /* fine[i] is just smaller than coarse scale i, fine[i - 1] just larger */
+        if (i < nf && !done[i]) {
+            done[i] = 1;
+            try_scale(ctx, c, bs, fine[i], &st);
+        }
+        if (st == NIC_OK && i >= 1 && i - 1 < nf && !done[i - 1]) {
+            done[i - 1] = 1;
+            try_scale(ctx, c, bs, fine[i - 1], &st);
+        }
+    }
+    return st;
 }
 
 /* Whether the refinement runs on a w x h picture (else a warning says why not). */
@@ -435,7 +570,7 @@ static nic_status refine_for_budget(nic_context *ctx, nic_hyper_codec *c, const 
         size_t cand_size = 0;
         int cq = -1;
         if (st == NIC_OK)
-            st = best_fitting(ctx, c, &lat, budget, ow, oh, target, &cq, &cand, &cand_size);
+            st = best_fitting(ctx, c, &lat, budget, ow, oh, target, &cq, &cand, &cand_size, NULL);
         nic_hyper_latents_free(&lat);
         if (st != NIC_OK || cq < 0)
             break; /* refined for this quality, the file does not fit: keep the last */
@@ -502,61 +637,24 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
             st = nic_hyper_encode(ctx, c, &lat, q, 0, 0, out, out_size);
         nic_hyper_latents_free(&lat);
     } else {
-        st = best_fitting(ctx, c, &lat, budget, 0, 0, 0, &q, out, out_size);
+        size_t full_q0;
+        st = best_fitting(ctx, c, &lat, budget, 0, 0, 0, &q, out, out_size, &full_q0);
         nic_hyper_latents_free(&lat);
-        /* Smaller pictures until the quality after scaling back stops improving:
-         * when the full picture does not fit, and also when it fits only at a low
-         * quality index, where a smaller picture at a higher one can look better. */
+        /* Smaller pictures: when the full one does not fit, and also when it fits
+         * only at a low quality index, where a smaller picture at a higher one can
+         * look better. */
         if (st == NIC_OK && q < DOWNSCALE_BELOW_Q && options->allow_downscale) {
-            /* finer steps where budgets land (0.9 .. 0.4), coarser below */
-            static const double scales[] = {0.9,  0.8,  0.72, 0.64, 0.57,   0.5,  0.45,
-                                            0.4,  0.32, 0.25, 0.2,  0.16,   0.125, 0.1,
-                                            0.08, 0.0625, 0.05, 0.04, 0.03125};
-            double best_quality = q < 0 ? -1 : quality_after_decode(ctx, c, *out, *out_size, img);
-            int worse = 0;
-            for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]) && st == NIC_OK; i++) {
-                st = nic_check_abort(ctx, "encode");
-                if (st != NIC_OK)
-                    break;
-                uint32_t w = (uint32_t)floor(img->width * scales[i] + 0.5);
-                uint32_t h = (uint32_t)floor(img->height * scales[i] + 0.5);
-                if (w < 8 || h < 8)
-                    break;
-                nic_image small;
-                st = nic_image_resize(ctx, img, w, h, &small);
-                if (st != NIC_OK)
-                    break;
-                st = nic_hyper_analyze(ctx, c, &small, &lat);
-                nic_image_free(&small);
-                if (st != NIC_OK)
-                    break;
-                uint8_t *cand;
-                size_t cand_size;
-                int cq;
-                st = best_fitting(ctx, c, &lat, budget, img->width, img->height, 0, &cq, &cand,
-                                  &cand_size);
-                nic_hyper_latents_free(&lat);
-                if (st != NIC_OK || cq < 0)
-                    continue;
-                double quality = quality_after_decode(ctx, c, cand, cand_size, img);
-                if (quality > best_quality) {
-                    free(*out);
-                    *out = cand;
-                    *out_size = cand_size;
-                    best_quality = quality;
-                    q = cq;
-                    cw = w;
-                    ch = h;
-                    worse = 0;
-                } else {
-                    free(cand);
-                    /* not at the first worse scales: quality against scale is not
-                     * unimodal (at 2000 B on Kodak, some pictures lose to full size at
-                     * 0.8 and 0.64 and win at 0.5) */
-                    if (++worse >= 4)
-                        break;
-                }
-            }
+            budget_search bs = {.img = img, .budget = budget, .out = *out, .size = *out_size,
+                                .q = q, .w = cw, .h = ch, .quality = -1,
+                                .unfit_area = q < 0 ? 1.0 : 0, .unfit_bytes = full_q0};
+            if (q >= 0)
+                bs.quality = quality_after_decode(ctx, c, *out, *out_size, img);
+            st = search_smaller(ctx, c, &bs);
+            *out = bs.out;
+            *out_size = bs.size;
+            q = bs.q;
+            cw = bs.w;
+            ch = bs.h;
         }
         if (st == NIC_OK && q >= 0 && options->refine > 0 && refine_fits(ctx, cw, ch))
             st = refine_for_budget(ctx, c, img, cw, ch, budget, options->refine, &q, out,

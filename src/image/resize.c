@@ -49,6 +49,7 @@ static taps *make_taps(uint32_t n_in, uint32_t n_out, double **store)
         const int lo = (int)ceil(centre - radius), hi = (int)floor(centre + radius);
         double *wo = w + (size_t)o * most, sum = 0;
         int n = 0;
+        /* hi - lo < most in exact arithmetic; n < most guards the buffer anyway */
         for (int i = lo; i <= hi && n < most; i++, n++) {
             wo[n] = cubic((i - centre) / stretch);
             sum += wo[n];

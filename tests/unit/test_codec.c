@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "codec/hyper_codec.h"
+#include "metrics/metrics.h"
 #include "nn/safetensors.h"
 #include "test_hyper_util.h"
 
@@ -95,6 +96,28 @@ int main(void)
         CHECK(d.width == 192 && d.height == 128); /* scaled back to the original */
         nic_image_free(&d);
         free(b);
+    }
+    /* The search over smaller pictures never loses to the full picture alone. */
+    for (size_t i = 0; i < sizeof(budgets) / sizeof(budgets[0]); i++) {
+        double mse[2] = {-1, -1};
+        for (int down = 0; down < 2; down++) {
+            nic_encode_options_init(&opt);
+            opt.max_bytes = budgets[i];
+            opt.allow_downscale = down;
+            uint8_t *b = NULL;
+            size_t n = 0;
+            nic_image d;
+            if (nic_encode(ctx, &big, &opt, &b, &n, NULL) != NIC_OK)
+                continue;
+            CHECK_STATUS(nic_decode(ctx, b, n, "budget.nic", &d), NIC_OK);
+            mse[down] = nic_mse_images(&big, &d);
+            nic_image_free(&d);
+            free(b);
+        }
+        CHECK_MSG(mse[1] >= 0, "budget %zu: the search found nothing", budgets[i]);
+        if (mse[0] >= 0)
+            CHECK_MSG(mse[1] <= mse[0], "budget %zu: MSE %g searched, %g full size", budgets[i],
+                      mse[1], mse[0]);
     }
     nic_encode_options_init(&opt);
     opt.max_bytes = 10;
