@@ -419,6 +419,15 @@ typedef struct {
     size_t unfit_bytes;
 } budget_search;
 
+/* "27.31 dB" or "MS-SSIM 0.8512": the search's measure, for messages. */
+static void format_quality(const nic_hyper_codec *c, double quality, char *buf, size_t size)
+{
+    if (c->distortion == NIC_HYPER_MSSSIM)
+        snprintf(buf, size, "MS-SSIM %.4f", quality);
+    else
+        snprintf(buf, size, "%.2f dB", quality);
+}
+
 /* Tries the picture scaled by `scale`, keeping its file when it beats the best
  * so far: its quality after scaling back, -1 when it does not fit (or cannot:
  * then it is skipped), -2 when it is below the smallest size. */
@@ -434,8 +443,11 @@ static double try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search *bs,
      * detail per pixel), so the smallest unfit file scaled by area is a lower
      * bound of this one: over the budget, skip the analysis. */
     const double area = scale * scale;
-    if (bs->unfit_area > 0 && (double)bs->unfit_bytes * area / bs->unfit_area > bs->budget)
+    if (bs->unfit_area > 0 && (double)bs->unfit_bytes * area / bs->unfit_area > bs->budget) {
+        nic_log(ctx, NIC_LOG_DEBUG, "budget: %ux%u skipped (at least %.0f bytes at quality 0)",
+                w, h, (double)bs->unfit_bytes * area / bs->unfit_area);
         return -1;
+    }
     nic_image small;
     nic_hyper_latents lat;
     if ((*st = nic_check_abort(ctx, "encode")) != NIC_OK ||
@@ -454,6 +466,8 @@ static double try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search *bs,
     if (*st != NIC_OK)
         return -1;
     if (cq < 0) {
+        nic_log(ctx, NIC_LOG_INFO, "budget: %ux%u does not fit (%zu bytes at quality 0)", w, h,
+                q0_size);
         if (bs->unfit_area == 0 || area < bs->unfit_area) {
             bs->unfit_area = area;
             bs->unfit_bytes = q0_size;
@@ -461,6 +475,10 @@ static double try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search *bs,
         return -1;
     }
     double quality = quality_after_decode(ctx, c, cand, cand_size, img);
+    char text[32];
+    format_quality(c, quality, text, sizeof(text));
+    nic_log(ctx, NIC_LOG_INFO, "budget: %ux%u at quality %d, %zu bytes, %s after scaling back%s",
+            w, h, cq, cand_size, text, quality > bs->quality ? " (best so far)" : "");
     if (quality <= bs->quality) {
         free(cand);
         return quality;
@@ -647,8 +665,18 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
             budget_search bs = {.img = img, .budget = budget, .out = *out, .size = *out_size,
                                 .q = q, .w = cw, .h = ch, .quality = -1,
                                 .unfit_area = q < 0 ? 1.0 : 0, .unfit_bytes = full_q0};
-            if (q >= 0)
+            if (q >= 0) {
                 bs.quality = quality_after_decode(ctx, c, *out, *out_size, img);
+                char text[32];
+                format_quality(c, bs.quality, text, sizeof(text));
+                nic_log(ctx, NIC_LOG_INFO,
+                        "budget: %ux%u at quality %d, %zu bytes, %s; trying smaller pictures",
+                        cw, ch, q, *out_size, text);
+            } else {
+                nic_log(ctx, NIC_LOG_INFO,
+                        "budget: %ux%u does not fit (%zu bytes at quality 0); trying smaller "
+                        "pictures", cw, ch, full_q0);
+            }
             st = search_smaller(ctx, c, &bs);
             *out = bs.out;
             *out_size = bs.size;

@@ -82,6 +82,15 @@ for n in 150 400 1200; do
     expect 0 "$NIC" decode "$T/b$n.nic" "$T/b$n.png"
     expect 0 "$NIC" compare "$IMG" "$T/b$n.png"   # same size as the original
 done
+# NIC_VERBOSE=1 shows the sizes a budget tries; the file is the last "best so far"
+expect 0 "$NIC" encode --max-bytes 50 "$IMG" "$T/b50.nic"
+export NIC_VERBOSE=1
+expect 0 "$NIC" encode --max-bytes 50 "$IMG" "$T/v.nic";  has "$T/err" "trying smaller pictures"
+unset NIC_VERBOSE
+best=$(grep "best so far" "$T/err" | tail -n 1 | sed 's/^nic: budget: \([0-9]*x[0-9]*\) .*/\1/')
+checks=$((checks + 1))
+grep -q "coded at $best " "$T/err" || fail "the file is not the search's best ($best): $(cat "$T/err")"
+checks=$((checks + 1)); cmp -s "$T/v.nic" "$T/b50.nic" || fail "NIC_VERBOSE changed the file"
 # a budget the model's top quality does not fill: the file is that, and nic says so
 expect 0 "$NIC" encode --max-bytes 1000000 "$IMG" "$T/top.nic"; has "$T/err" "top quality needs only"
 has "$T/err" "quality index 255"
