@@ -428,17 +428,37 @@ static void format_quality(const nic_hyper_codec *c, double quality, char *buf, 
         snprintf(buf, size, "%.2f dB", quality);
 }
 
-/* Tries the picture scaled by `scale`, keeping its file when it beats the best
- * so far: its quality after scaling back, -1 when it does not fit (or cannot:
- * then it is skipped), -2 when it is below the smallest size. */
-static double try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search *bs, double scale,
-                        nic_status *st)
+/* Measures a candidate file that fits (quality_after_decode) and says so. */
+static double measure_candidate(nic_context *ctx, nic_hyper_codec *c, const budget_search *bs,
+                                const uint8_t *file, size_t size, uint32_t w, uint32_t h, int q)
+{
+    const double quality = quality_after_decode(ctx, c, file, size, bs->img);
+    char text[32];
+    format_quality(c, quality, text, sizeof(text));
+    const int scaled = w != bs->img->width || h != bs->img->height;
+    nic_log(ctx, NIC_LOG_INFO, "budget: %ux%u at quality %d, %zu bytes, %s%s%s", w, h, q, size,
+            text, scaled ? " after scaling back" : "", quality > bs->quality ? " (best so far)" : "");
+    return quality;
+}
+
+/* The picture size for `scale`: 0 when it is below the smallest (8 x 8). */
+static int scaled_size(const nic_image *img, double scale, uint32_t *w, uint32_t *h)
+{
+    *w = (uint32_t)floor(img->width * scale + 0.5);
+    *h = (uint32_t)floor(img->height * scale + 0.5);
+    return *w >= 8 && *h >= 8;
+}
+
+/* Tries the picture scaled by `scale` (at least 8 x 8), keeping its file when
+ * it beats the best so far. *quality is its quality after scaling back, or -1
+ * when it does not fit (or cannot: then it is not analysed). */
+static nic_status try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search *bs, double scale,
+                            double *quality)
 {
     const nic_image *img = bs->img;
-    uint32_t w = (uint32_t)floor(img->width * scale + 0.5);
-    uint32_t h = (uint32_t)floor(img->height * scale + 0.5);
-    if (w < 8 || h < 8)
-        return -2;
+    uint32_t w, h;
+    scaled_size(img, scale, &w, &h);
+    *quality = -1;
     /* Bytes per pixel at quality index 0 grow as the picture shrinks (more
      * detail per pixel), so the smallest unfit file scaled by area is a lower
      * bound of this one: over the budget, skip the analysis. */
@@ -446,25 +466,24 @@ static double try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search *bs,
     if (bs->unfit_area > 0 && (double)bs->unfit_bytes * area / bs->unfit_area > bs->budget) {
         nic_log(ctx, NIC_LOG_DEBUG, "budget: %ux%u skipped (at least %.0f bytes at quality 0)",
                 w, h, (double)bs->unfit_bytes * area / bs->unfit_area);
-        return -1;
+        return NIC_OK;
     }
     nic_image small;
     nic_hyper_latents lat;
-    if ((*st = nic_check_abort(ctx, "encode")) != NIC_OK ||
-        (*st = nic_image_resize(ctx, img, w, h, &small)) != NIC_OK)
-        return -1;
-    *st = nic_hyper_analyze(ctx, c, &small, &lat);
+    NIC_TRY(nic_check_abort(ctx, "encode"));
+    NIC_TRY(nic_image_resize(ctx, img, w, h, &small));
+    nic_status st = nic_hyper_analyze(ctx, c, &small, &lat);
     nic_image_free(&small);
-    if (*st != NIC_OK)
-        return -1;
+    if (st != NIC_OK)
+        return st;
     uint8_t *cand;
     size_t cand_size, q0_size;
     int cq;
-    *st = best_fitting(ctx, c, &lat, bs->budget, img->width, img->height, 0, &cq, &cand,
-                       &cand_size, &q0_size);
+    st = best_fitting(ctx, c, &lat, bs->budget, img->width, img->height, 0, &cq, &cand,
+                      &cand_size, &q0_size);
     nic_hyper_latents_free(&lat);
-    if (*st != NIC_OK)
-        return -1;
+    if (st != NIC_OK)
+        return st;
     if (cq < 0) {
         nic_log(ctx, NIC_LOG_INFO, "budget: %ux%u does not fit (%zu bytes at quality 0)", w, h,
                 q0_size);
@@ -472,16 +491,12 @@ static double try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search *bs,
             bs->unfit_area = area;
             bs->unfit_bytes = q0_size;
         }
-        return -1;
+        return NIC_OK;
     }
-    double quality = quality_after_decode(ctx, c, cand, cand_size, img);
-    char text[32];
-    format_quality(c, quality, text, sizeof(text));
-    nic_log(ctx, NIC_LOG_INFO, "budget: %ux%u at quality %d, %zu bytes, %s after scaling back%s",
-            w, h, cq, cand_size, text, quality > bs->quality ? " (best so far)" : "");
-    if (quality <= bs->quality) {
+    *quality = measure_candidate(ctx, c, bs, cand, cand_size, w, h, cq);
+    if (*quality <= bs->quality) {
         free(cand);
-        return quality;
+        return NIC_OK;
     }
     free(bs->out);
     bs->out = cand;
@@ -489,8 +504,8 @@ static double try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search *bs,
     bs->q = cq;
     bs->w = w;
     bs->h = h;
-    bs->quality = quality;
-    return quality;
+    bs->quality = *quality;
+    return NIC_OK;
 }
 
 /* Coarse scales first, until three in a row after the best lose, then the
@@ -501,51 +516,47 @@ static nic_status search_smaller(nic_context *ctx, nic_hyper_codec *c, budget_se
 {
     static const double fine[] = {0.9, 0.72, 0.57, 0.45}; /* between [i] and [i + 1] */
     const size_t n = COUNT_OF(budget_scales), nf = COUNT_OF(fine);
-    double quality[COUNT_OF(budget_scales)];
-    nic_status st = NIC_OK;
-    quality[0] = bs->q >= 0 ? bs->quality : -1;
-    size_t tried = 1;
+    /* the best two coarse scales so far (indices into budget_scales, n: none);
+     * full size (index 0) counts when it fits */
+    size_t top[2] = {bs->q >= 0 && bs->quality >= 0 ? 0 : n, n};
+    double top_quality[2] = {bs->quality, -1};
     int worse = 0;
-    for (; tried < n && st == NIC_OK; tried++) {
-        const double best = bs->quality;
-        quality[tried] = try_scale(ctx, c, bs, budget_scales[tried], &st);
-        if (quality[tried] < -1)
+    for (size_t i = 1; i < n; i++) {
+        uint32_t w, h;
+        if (!scaled_size(bs->img, budget_scales[i], &w, &h))
             break;
+        const double best = bs->quality;
+        double quality;
+        NIC_TRY(try_scale(ctx, c, bs, budget_scales[i], &quality));
+        if (quality >= 0 && (top[0] == n || quality > top_quality[0])) {
+            top[1] = top[0];
+            top_quality[1] = top_quality[0];
+            top[0] = i;
+            top_quality[0] = quality;
+        } else if (quality >= 0 && (top[1] == n || quality > top_quality[1])) {
+            top[1] = i;
+            top_quality[1] = quality;
+        }
         if (bs->quality > best)
             worse = 0;
-        else if (bs->q >= 0 && ++worse >= 3) {
-            tried++;
+        else if (bs->q >= 0 && ++worse >= 3)
             break;
-        }
-    }
-    /* the best two coarse scales (indices into quality[]) */
-    size_t top[2] = {n, n};
-    for (size_t i = 0; i < tried && i < n; i++) {
-        if (quality[i] < 0)
-            continue;
-        if (top[0] == n || quality[i] > quality[top[0]]) {
-            top[1] = top[0];
-            top[0] = i;
-        } else if (top[1] == n || quality[i] > quality[top[1]]) {
-            top[1] = i;
-        }
     }
     int done[COUNT_OF(fine)] = {0};
-    for (int k = 0; k < 2 && st == NIC_OK; k++) {
+    for (int k = 0; k < 2 && top[k] < n; k++) {
         const size_t i = top[k];
-        if (i == n)
-            break;
+        double quality;
         /* fine[i] is just smaller than coarse scale i, fine[i - 1] just larger */
         if (i < nf && !done[i]) {
             done[i] = 1;
-            try_scale(ctx, c, bs, fine[i], &st);
+            NIC_TRY(try_scale(ctx, c, bs, fine[i], &quality));
         }
-        if (st == NIC_OK && i >= 1 && i - 1 < nf && !done[i - 1]) {
+        if (i >= 1 && i - 1 < nf && !done[i - 1]) {
             done[i - 1] = 1;
-            try_scale(ctx, c, bs, fine[i - 1], &st);
+            NIC_TRY(try_scale(ctx, c, bs, fine[i - 1], &quality));
         }
     }
-    return st;
+    return NIC_OK;
 }
 
 /* Whether the refinement runs on a w x h picture (else a warning says why not). */
@@ -665,18 +676,12 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
             budget_search bs = {.img = img, .budget = budget, .out = *out, .size = *out_size,
                                 .q = q, .w = cw, .h = ch, .quality = -1,
                                 .unfit_area = q < 0 ? 1.0 : 0, .unfit_bytes = full_q0};
-            if (q >= 0) {
-                bs.quality = quality_after_decode(ctx, c, *out, *out_size, img);
-                char text[32];
-                format_quality(c, bs.quality, text, sizeof(text));
-                nic_log(ctx, NIC_LOG_INFO,
-                        "budget: %ux%u at quality %d, %zu bytes, %s; trying smaller pictures",
-                        cw, ch, q, *out_size, text);
-            } else {
-                nic_log(ctx, NIC_LOG_INFO,
-                        "budget: %ux%u does not fit (%zu bytes at quality 0); trying smaller "
-                        "pictures", cw, ch, full_q0);
-            }
+            if (q >= 0)
+                bs.quality = measure_candidate(ctx, c, &bs, *out, *out_size, cw, ch, q);
+            else
+                nic_log(ctx, NIC_LOG_INFO, "budget: %ux%u does not fit (%zu bytes at quality 0)",
+                        cw, ch, full_q0);
+            nic_log(ctx, NIC_LOG_INFO, "budget: trying smaller pictures");
             st = search_smaller(ctx, c, &bs);
             *out = bs.out;
             *out_size = bs.size;
