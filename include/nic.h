@@ -95,6 +95,14 @@ NIC_API void nic_context_set_log(nic_context *ctx, nic_log_fn fn, void *user);
 typedef int (*nic_abort_fn)(void *user);
 NIC_API void nic_context_set_abort(nic_context *ctx, nic_abort_fn fn, void *user);
 
+/* Progress of long operations (a byte budget's search over picture sizes and
+ * qualities, the encoder's refinement): `what` says what is being done now,
+ * e.g. "budget 2000 B: coding 614x410", and `step` counts from 1 within the
+ * operation (how many steps there will be is not known in advance). Called
+ * before each step. NULL (the default) reports nothing. */
+typedef void (*nic_progress_fn)(void *user, const char *what, int step);
+NIC_API void nic_context_set_progress(nic_context *ctx, nic_progress_fn fn, void *user);
+
 /* Largest image accepted by readers, in pixels (default 2^27, about 134 MP)
  * and per side (default 65535). Checked before any pixel buffer is
  * allocated, so absurd headers fail fast. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -36,6 +37,9 @@ void help_encode(FILE *out)
             "  --layers <int> ....... rnn: code this many layers (0.125 bpp each; default\n"
             "                         from the quality: 0 -> 1 layer .. 100 -> all the\n"
             "                         model has; with a budget, as many as fit)\n"
+            "  --progress ........... print each step of a long encode (a budget's search\n"
+            "                         over picture sizes, the refinement) on its own line;\n"
+            "                         on a terminal a status line shows them anyway\n"
             "  --quiet .............. print nothing on success\n"
             "  -h, --help ........... this help\n"
             "\n"
@@ -68,12 +72,30 @@ static double seconds_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Progress on standard error: on a terminal one status line rewritten in
+ * place (and wiped at the end), else (--progress) a line per step. */
+typedef struct {
+    int in_place;
+    int shown;
+} encode_progress;
+
+static void show_progress(void *user, const char *what, int step)
+{
+    encode_progress *p = user;
+    if (p->in_place)
+        fprintf(stderr, "\r\033[Knic: %s ...", what);
+    else
+        fprintf(stderr, "nic: %s (step %d)\n", what, step);
+    fflush(stderr);
+    p->shown = 1;
+}
+
 int cmd_encode(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL;
     nic_encode_options opt;
     nic_encode_options_init(&opt);
-    int quiet = 0;
+    int quiet = 0, progress = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -112,6 +134,8 @@ int cmd_encode(int argc, char **argv)
             opt.allow_downscale = 0;
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
+        } else if (strcmp(a, "--progress") == 0) {
+            progress = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             return cli_usage_error("encode", "unknown option '%s'", a);
         } else if (!in) {
@@ -131,10 +155,16 @@ int cmd_encode(int argc, char **argv)
     uint8_t *buf = NULL;
     size_t size = 0;
     nic_encode_result res;
+    /* the status line stays off where it would mix with NIC_VERBOSE's lines */
+    encode_progress pr = {.in_place = !progress};
+    if (progress || (!quiet && isatty(STDERR_FILENO) && !getenv("NIC_VERBOSE")))
+        nic_context_set_progress(ctx, show_progress, &pr);
     double t0 = seconds_now();
     nic_status st = nic_image_read_file(ctx, in, &img, NULL);
     if (st == NIC_OK)
         st = nic_encode(ctx, &img, &opt, &buf, &size, &res);
+    if (pr.in_place && pr.shown)
+        fprintf(stderr, "\r\033[K");
     int rc = cli_report("encode", ctx, st);
     if (rc == NIC_EXIT_OK) {
         /* the library's atomic writer (temp file + rename; "-" is stdout) */

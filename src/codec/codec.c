@@ -419,6 +419,12 @@ typedef struct {
     size_t unfit_bytes;
 } budget_search;
 
+/* The budget search's progress: the next picture size it codes. */
+static void progress_coding(nic_context *ctx, uint64_t budget, uint32_t w, uint32_t h)
+{
+    nic_progress(ctx, "budget %llu B: coding %ux%u", (unsigned long long)budget, w, h);
+}
+
 /* "27.31 dB" or "MS-SSIM 0.8512": the search's measure, for messages. */
 static void format_quality(const nic_hyper_codec *c, double quality, char *buf, size_t size)
 {
@@ -471,6 +477,7 @@ static nic_status try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search 
     nic_image small;
     nic_hyper_latents lat;
     NIC_TRY(nic_check_abort(ctx, "encode"));
+    progress_coding(ctx, bs->budget, w, h);
     NIC_TRY(nic_image_resize(ctx, img, w, h, &small));
     nic_status st = nic_hyper_analyze(ctx, c, &small, &lat);
     nic_image_free(&small);
@@ -592,6 +599,8 @@ static nic_status refine_for_budget(nic_context *ctx, nic_hyper_codec *c, const 
     int target = *q;
     for (int round = 0; round < 2 && st == NIC_OK; round++) {
         nic_hyper_latents lat;
+        nic_progress(ctx, "budget %llu B: refining %ux%u for quality index %d",
+                     (unsigned long long)budget, cw, ch, target);
         if ((st = nic_hyper_analyze(ctx, c, src, &lat)) != NIC_OK)
             break;
         st = nic_hyper_refine_latents(ctx, c, src, target, steps, &lat);
@@ -653,6 +662,9 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
         return encode_rnn(ctx, img, options, budget, out, out_size, result);
     nic_hyper_codec *c;
     NIC_TRY(get_codec(ctx, options->model, &c));
+    nic_progress_start(ctx);
+    if (budget)
+        progress_coding(ctx, budget, img->width, img->height);
     nic_hyper_latents lat;
     NIC_TRY(nic_hyper_analyze(ctx, c, img, &lat));
     nic_status st = NIC_OK;
@@ -660,8 +672,10 @@ nic_status nic_encode(nic_context *ctx, const nic_image *img, const nic_encode_o
     uint32_t cw = img->width, ch = img->height;
     if (!budget) {
         q = (int)floor(options->quality * 2.55 + 0.5);
-        if (options->refine > 0 && refine_fits(ctx, img->width, img->height))
+        if (options->refine > 0 && refine_fits(ctx, img->width, img->height)) {
+            nic_progress(ctx, "refining %ux%u for quality index %d", img->width, img->height, q);
             st = nic_hyper_refine_latents(ctx, c, img, q, options->refine, &lat);
+        }
         if (st == NIC_OK)
             st = nic_hyper_encode(ctx, c, &lat, q, 0, 0, out, out_size);
         nic_hyper_latents_free(&lat);

@@ -94,6 +94,32 @@ void nic_context_set_abort(nic_context *ctx, nic_abort_fn fn, void *user)
     ctx->abort_user = user;
 }
 
+void nic_context_set_progress(nic_context *ctx, nic_progress_fn fn, void *user)
+{
+    if (!ctx)
+        return;
+    ctx->progress_fn = fn;
+    ctx->progress_user = user;
+}
+
+void nic_progress_start(nic_context *ctx)
+{
+    if (ctx)
+        ctx->progress_step = 0;
+}
+
+void nic_progress(nic_context *ctx, const char *fmt, ...)
+{
+    if (!ctx || !ctx->progress_fn)
+        return;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    ctx->progress_fn(ctx->progress_user, what, ++ctx->progress_step);
+}
+
 nic_status nic_check_abort(nic_context *ctx, const char *what)
 {
     if (ctx && ctx->abort_fn && ctx->abort_fn(ctx->abort_user))

@@ -29,6 +29,9 @@ struct nic_context {
     char model_dir[1024];
     nic_abort_fn abort_fn;
     void *abort_user;
+    nic_progress_fn progress_fn;
+    void *progress_user;
+    int progress_step; /* steps reported in the current operation */
     /* Loaded models, owned by the codec layer (freed through the hook). */
     void *codecs;
     void (*codecs_free)(void *codecs);
@@ -49,6 +52,12 @@ nic_status nic_fail_prefix(nic_context *ctx, const char *fmt, ...) NIC_PRINTF(2,
 
 /* Sends a message to the log callback, if any. */
 void nic_log(nic_context *ctx, nic_log_level level, const char *fmt, ...) NIC_PRINTF(3, 4);
+
+/* Tells the progress callback, if any, that the next step of a long operation
+ * (what it does: the formatted message) begins; nic_progress_start begins an
+ * operation (steps count from 1 again). */
+void nic_progress_start(nic_context *ctx);
+void nic_progress(nic_context *ctx, const char *fmt, ...) NIC_PRINTF(2, 3);
 
 #define NIC_FAIL(ctx, status, ...) nic_fail((ctx), (status), __VA_ARGS__)
 

@@ -21,7 +21,7 @@
 #include "models/mnist_ae.h"
 #include "models/rnn.h"
 
-typedef void (*nic_progress_fn)(void *user, const char *line);
+typedef void (*nic_mnist_progress_fn)(void *user, const char *line);
 
 typedef struct nic_mnist_experiment_options {
     const char *data_dir;   /* the four IDX files (.gz or raw) */
@@ -49,7 +49,7 @@ typedef struct nic_mnist_experiment_options {
     int ctx_epochs;
     double ctx_lr;
     unsigned conv_flags;    /* nn/conv.h flags (tests: NN_CONV_REFERENCE) */
-    nic_progress_fn progress;
+    nic_mnist_progress_fn progress;
     void *progress_user;
 } nic_mnist_experiment_options;
 

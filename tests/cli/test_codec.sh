@@ -91,6 +91,13 @@ best=$(grep "best so far" "$T/err" | tail -n 1 | sed 's/^nic: budget: \([0-9]*x[
 checks=$((checks + 1))
 grep -q "coded at $best " "$T/err" || fail "the file is not the search's best ($best): $(cat "$T/err")"
 checks=$((checks + 1)); cmp -s "$T/v.nic" "$T/b50.nic" || fail "NIC_VERBOSE changed the file"
+# --progress: a line per picture size the budget codes, the full size first, the same
+# file; without it, off a terminal, none
+expect 0 "$NIC" encode --progress --max-bytes 50 "$IMG" "$T/p.nic"
+has "$T/err" "budget 50 B: coding"; has "$T/err" "(step 1)"
+checks=$((checks + 1)); cmp -s "$T/p.nic" "$T/b50.nic" || fail "--progress changed the file"
+expect 0 "$NIC" encode --max-bytes 50 "$IMG" "$T/p.nic"
+checks=$((checks + 1)); ! grep -q "coding" "$T/err" || fail "progress off a terminal: $(cat "$T/err")"
 # a budget the model's top quality does not fill: the file is that, and nic says so
 expect 0 "$NIC" encode --max-bytes 1000000 "$IMG" "$T/top.nic"; has "$T/err" "top quality needs only"
 has "$T/err" "quality index 255"

@@ -12,6 +12,24 @@
 #include "nn/safetensors.h"
 #include "test_hyper_util.h"
 
+/* What a progress callback was told: steps counted from 1, and the messages. */
+typedef struct {
+    int steps, out_of_order;
+    char first[128], all[4096];
+} progress_log;
+
+static void record_progress(void *user, const char *what, int step)
+{
+    progress_log *p = user;
+    if (step != p->steps + 1)
+        p->out_of_order = 1;
+    p->steps = step;
+    if (step == 1)
+        snprintf(p->first, sizeof(p->first), "%s", what);
+    size_t used = strlen(p->all);
+    snprintf(p->all + used, sizeof(p->all) - used, "%s\n", what);
+}
+
 int main(void)
 {
     nic_context *ctx = nic_context_create();
@@ -119,6 +137,25 @@ int main(void)
             CHECK_MSG(mse[1] <= mse[0], "budget %zu: MSE %g searched, %g full size", budgets[i],
                       mse[1], mse[0]);
     }
+    /* Progress: a step per picture size the budget codes, from the full size on,
+     * the chosen one among them; each encode counts from 1 again. */
+    for (int run = 0; run < 2; run++) {
+        progress_log pl = {0};
+        nic_context_set_progress(ctx, record_progress, &pl);
+        nic_encode_options_init(&opt);
+        opt.max_bytes = budgets[0];
+        uint8_t *b = NULL;
+        size_t n = 0;
+        CHECK_STATUS(nic_encode(ctx, &big, &opt, &b, &n, &res), NIC_OK);
+        free(b);
+        char chosen[64];
+        snprintf(chosen, sizeof(chosen), "coding %ux%u\n", res.coded_width, res.coded_height);
+        CHECK_MSG(pl.steps >= 2 && !pl.out_of_order, "%d steps, out of order %d", pl.steps,
+                  pl.out_of_order);
+        CHECK_MSG(strstr(pl.first, "coding 192x128") != NULL, "first step: %s", pl.first);
+        CHECK_MSG(strstr(pl.all, chosen) != NULL, "%s not among:\n%s", chosen, pl.all);
+    }
+    nic_context_set_progress(ctx, NULL, NULL);
     nic_encode_options_init(&opt);
     opt.max_bytes = 10;
     CHECK_STATUS(nic_encode(ctx, &big, &opt, &buf_hi, &size_hi, NULL), NIC_ERR_LIMIT);
