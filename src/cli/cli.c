@@ -10,8 +10,9 @@
 static void cli_log(void *user, nic_log_level level, const char *message)
 {
     (void)user;
-    /* on a terminal, a message first wipes nic encode's status line, if any */
-    if ((level >= NIC_LOG_WARNING || getenv("NIC_VERBOSE")) && isatty(STDERR_FILENO))
+    /* on a terminal, a warning first wipes nic encode's status line, if any
+     * (there is none with NIC_VERBOSE) */
+    if (level >= NIC_LOG_WARNING && isatty(STDERR_FILENO))
         fputs("\r\033[K", stderr);
     if (level >= NIC_LOG_WARNING)
         fprintf(stderr, "nic: warning: %s\n", message);

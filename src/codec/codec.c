@@ -330,6 +330,14 @@ static double quality_of(nic_context *ctx, const nic_hyper_codec *c, const nic_i
 static const double budget_scales[] = {1.0, 0.8,   0.64, 0.5,  0.4,    0.32, 0.25, 0.2,
                                        0.16, 0.125, 0.1, 0.08, 0.0625, 0.05, 0.04, 0.03125};
 
+/* The picture size for `scale`: 0 when it is below the smallest (8 x 8). */
+static int scaled_size(const nic_image *img, double scale, uint32_t *w, uint32_t *h)
+{
+    *w = (uint32_t)floor(img->width * scale + 0.5);
+    *h = (uint32_t)floor(img->height * scale + 0.5);
+    return *w >= 8 && *h >= 8;
+}
+
 /* Decodes (as nic_decode would) and scales back to the original to measure
  * quality (quality_of). */
 static double quality_after_decode(nic_context *ctx, nic_hyper_codec *c, const uint8_t *file,
@@ -373,9 +381,7 @@ static nic_status encode_rnn(nic_context *ctx, const nic_image *img,
     nic_status st = nic_rnn_encode(ctx, c, img, layers, budget, 0, 0, out, out_size, &got);
     if (st == NIC_ERR_LIMIT && budget && options->allow_downscale) {
         for (size_t i = 1; i < COUNT_OF(budget_scales) && st == NIC_ERR_LIMIT; i++) {
-            cw = (uint32_t)floor(img->width * budget_scales[i] + 0.5);
-            ch = (uint32_t)floor(img->height * budget_scales[i] + 0.5);
-            if (cw < 8 || ch < 8)
+            if (!scaled_size(img, budget_scales[i], &cw, &ch))
                 break;
             nic_image small;
             nic_context_clear_error(ctx);
@@ -447,24 +453,17 @@ static double measure_candidate(nic_context *ctx, nic_hyper_codec *c, const budg
     return quality;
 }
 
-/* The picture size for `scale`: 0 when it is below the smallest (8 x 8). */
-static int scaled_size(const nic_image *img, double scale, uint32_t *w, uint32_t *h)
-{
-    *w = (uint32_t)floor(img->width * scale + 0.5);
-    *h = (uint32_t)floor(img->height * scale + 0.5);
-    return *w >= 8 && *h >= 8;
-}
-
-/* Tries the picture scaled by `scale` (at least 8 x 8), keeping its file when
- * it beats the best so far. *quality is its quality after scaling back, or -1
- * when it does not fit (or cannot: then it is not analysed). */
+/* Tries the picture scaled by `scale`, keeping its file when it beats the best
+ * so far. *quality is its quality after scaling back, or -1 when it does not
+ * fit (or cannot, or is under 8 x 8: then it is not analysed). */
 static nic_status try_scale(nic_context *ctx, nic_hyper_codec *c, budget_search *bs, double scale,
                             double *quality)
 {
     const nic_image *img = bs->img;
     uint32_t w, h;
-    scaled_size(img, scale, &w, &h);
     *quality = -1;
+    if (!scaled_size(img, scale, &w, &h))
+        return NIC_OK;
     /* Bytes per pixel at quality index 0 grow as the picture shrinks (more
      * detail per pixel), so the smallest unfit file scaled by area is a lower
      * bound of this one: over the budget, skip the analysis. */

@@ -155,6 +155,26 @@ int main(void)
         CHECK_MSG(strstr(pl.first, "coding 192x128") != NULL, "first step: %s", pl.first);
         CHECK_MSG(strstr(pl.all, chosen) != NULL, "%s not among:\n%s", chosen, pl.all);
     }
+    /* No size under 8 x 8 is coded, the finer steps included (a 10 x 10 picture:
+     * 0.8 gives 8 x 8, the finer step 0.72 would give 7 x 7). */
+    nic_image tiny;
+    make_image(&tiny, 10, 10, 3, 4);
+    for (size_t b = 40; b <= 200; b += 20) {
+        progress_log pl = {0};
+        nic_context_set_progress(ctx, record_progress, &pl);
+        nic_encode_options_init(&opt);
+        opt.max_bytes = b;
+        uint8_t *f = NULL;
+        size_t n = 0;
+        if (nic_encode(ctx, &tiny, &opt, &f, &n, NULL) == NIC_OK)
+            free(f);
+        for (const char *s = strstr(pl.all, "coding "); s; s = strstr(s + 1, "coding ")) {
+            unsigned w = 0, h = 0;
+            CHECK(sscanf(s, "coding %ux%u", &w, &h) == 2);
+            CHECK_MSG(w >= 8 && h >= 8, "budget %zu: coded %ux%u", b, w, h);
+        }
+    }
+    nic_image_free(&tiny);
     nic_context_set_progress(ctx, NULL, NULL);
     nic_encode_options_init(&opt);
     opt.max_bytes = 10;
